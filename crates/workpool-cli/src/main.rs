@@ -1,0 +1,2 @@
+//! The `workpool` binary.
+fn main() {}

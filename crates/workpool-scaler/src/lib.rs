@@ -1,0 +1,1 @@
+//! workpool-scaler: filled by later work.

@@ -1,0 +1,1 @@
+//! workpool-sqs: filled by later work.

@@ -1,0 +1,33 @@
+//! # workpool
+//!
+//! The core of workpool, an autoscaling worker-pool runtime for Amazon SQS. This crate has no AWS
+//! dependency: it holds the [`Source`] seam every queue implements, the in-process
+//! [`memory::MemoryQueue`] with SQS semantics, and (in later modules) the consumer runtime.
+//!
+//! ## Quickstart
+//!
+//! ```ignore
+//! use std::time::Duration;
+//! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+//! use workpool::{ReceiveRequest, Source};
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let queue = MemoryQueue::new(QueueConfig::standard("jobs"));
+//! queue.send(SendRequest::new("hello")).unwrap();
+//!
+//! let received = queue.receive(ReceiveRequest::new(10, Duration::ZERO)).await.unwrap();
+//! assert_eq!(received[0].body, "hello");
+//! let outcome = queue.delete_batch(&[received[0].receipt_handle.clone()]).await.unwrap();
+//! assert!(outcome.all_succeeded());
+//! # }
+//! ```ignore
+
+mod error;
+pub mod memory;
+mod source;
+
+pub use error::Error;
+pub use source::{
+    AttributeValue, BatchOutcome, EntryFailure, MessageAttribute, QueueAttributes, RawMessage,
+    ReceiveRequest, Source, VisibilityChange, MAX_BATCH, MAX_VISIBILITY, MAX_WAIT,
+};

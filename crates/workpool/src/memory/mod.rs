@@ -1,0 +1,1 @@
+//! The in-process queue with SQS semantics (being written).
