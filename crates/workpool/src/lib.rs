@@ -20,7 +20,7 @@
 //! let outcome = queue.delete_batch(&[received[0].receipt_handle.clone()]).await.unwrap();
 //! assert!(outcome.all_succeeded());
 //! # }
-//! ```ignore
+//! ```
 
 mod error;
 pub mod memory;
