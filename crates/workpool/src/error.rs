@@ -30,4 +30,12 @@ pub enum Error {
         /// How many entries the request had.
         entries: usize,
     },
+    /// The consumer could not start: a setting is invalid or the queue could not be read.
+    #[error("consumer for queue `{queue}`: {reason}")]
+    Consumer {
+        /// The queue.
+        queue: String,
+        /// What went wrong.
+        reason: String,
+    },
 }

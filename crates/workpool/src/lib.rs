@@ -22,11 +22,24 @@
 //! # }
 //! ```
 
+mod body;
+pub mod consumer;
 mod error;
+mod failure_policy;
 pub mod memory;
+mod message;
+pub mod metric_names;
+mod outcome;
+mod shutdown;
 mod source;
 
+pub use body::{BodyError, FromBody, Json, Sns};
+pub use consumer::{Consumer, Control, Run, Summary};
 pub use error::Error;
+pub use failure_policy::FailurePolicy;
+pub use message::{Message, Metadata};
+pub use outcome::{BoxError, Discard, Outcome, Retry};
+pub use shutdown::shutdown_signal;
 pub use source::{
     AttributeValue, BatchOutcome, EntryFailure, MessageAttribute, QueueAttributes, RawMessage,
     ReceiveRequest, Source, VisibilityChange, MAX_BATCH, MAX_VISIBILITY, MAX_WAIT,

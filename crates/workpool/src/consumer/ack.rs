@@ -1,0 +1,395 @@
+//! Acknowledgement, in one place: [`action_for`] turns an [`Outcome`] into the one queue action it
+//! means, and the [`Acker`] carries those actions out in batches.
+//!
+//! Deletes and visibility changes are queued, flushed as `DeleteMessageBatch` /
+//! `ChangeMessageVisibilityBatch` when ten are waiting or after a short linger, and retried with
+//! backoff when the request or an entry fails for a reason that may pass (throttling, a server error).
+//! An entry the queue rejects as the sender's fault (an invalid receipt) is logged and dropped: the
+//! message stays in the queue and comes back, so it is not lost.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, Semaphore};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use super::api::Api;
+use super::stats::Stats;
+use crate::failure_policy::FailurePolicy;
+use crate::outcome::Outcome;
+use crate::source::{BatchOutcome, Source, VisibilityChange, MAX_BATCH};
+
+/// The queue action an outcome means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Delete the message.
+    Delete,
+    /// Set its visibility timeout to this, from now (zero releases it at once).
+    ChangeVisibility(Duration),
+    /// Do nothing: it comes back when its visibility timeout runs out.
+    Leave,
+}
+
+/// The action for `outcome` on a message received `receive_count` times. Pure; `jitter` in `[0, 1)`.
+pub fn action_for(
+    outcome: &Outcome,
+    receive_count: u32,
+    policy: &FailurePolicy,
+    jitter: f64,
+) -> Action {
+    match outcome {
+        Outcome::Done | Outcome::Discard(_) => Action::Delete,
+        Outcome::Retry(delay) => Action::ChangeVisibility((*delay).min(crate::MAX_VISIBILITY)),
+        Outcome::Failed(_) => match policy.delay(receive_count, jitter) {
+            Some(delay) => Action::ChangeVisibility(delay),
+            None => Action::Leave,
+        },
+    }
+}
+
+/// How many times a delete or visibility change is tried before it is given up (and logged).
+const MAX_ATTEMPTS: u32 = 6;
+/// How many batch requests may be under way at once.
+const MAX_CONCURRENT_FLUSHES: usize = 8;
+
+#[derive(Debug)]
+enum Command {
+    Delete(String),
+    ChangeVisibility(String, Duration),
+}
+
+/// A cheap handle that queues acknowledgements for the acker task.
+#[derive(Debug, Clone)]
+pub(crate) struct Acker {
+    commands: mpsc::UnboundedSender<Command>,
+}
+
+impl Acker {
+    /// Starts the acker task on `tracker`. It ends when every handle is dropped and all is flushed.
+    pub(crate) fn start<S: Source>(
+        api: Arc<Api<S>>,
+        stats: Arc<Stats>,
+        linger: Duration,
+        tracker: &TaskTracker,
+    ) -> Self {
+        let (commands, receiver) = mpsc::unbounded_channel();
+        tracker.spawn(run(api, stats, linger, receiver));
+        Self { commands }
+    }
+
+    /// Queues the action for a delivery with this receipt handle.
+    pub(crate) fn apply(&self, receipt_handle: String, action: Action) {
+        let command = match action {
+            Action::Delete => Command::Delete(receipt_handle),
+            Action::ChangeVisibility(timeout) => Command::ChangeVisibility(receipt_handle, timeout),
+            Action::Leave => return,
+        };
+        // The acker task outlives every handle, so the channel is open while handles exist.
+        let _ = self.commands.send(command);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Pending<T> {
+    entry: T,
+    attempts: u32,
+}
+
+struct Batches {
+    deletes: Vec<Pending<String>>,
+    changes: Vec<Pending<VisibilityChange>>,
+    oldest: Option<Instant>,
+}
+
+async fn run<S: Source>(
+    api: Arc<Api<S>>,
+    stats: Arc<Stats>,
+    linger: Duration,
+    mut receiver: mpsc::UnboundedReceiver<Command>,
+) {
+    let flushes = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_FLUSHES));
+    let (retry_sender, mut retries) = mpsc::unbounded_channel::<Retried>();
+    let mut batches = Batches {
+        deletes: Vec::new(),
+        changes: Vec::new(),
+        oldest: None,
+    };
+    let mut closed = false;
+    loop {
+        if closed {
+            batches
+                .flush_all(&api, &stats, &permits, &flushes, &retry_sender)
+                .await;
+            if flushes.is_empty() && retries.is_empty() {
+                break;
+            }
+            // Wait for the batches under way; they may hand back entries to retry.
+            tokio::select! {
+                Some(retried) = retries.recv() => batches.push_retry(retried),
+                () = wait_idle(&flushes) => {}
+            }
+            continue;
+        }
+        let deadline = batches.oldest.map(|oldest| oldest + linger);
+        tokio::select! {
+            command = receiver.recv() => match command {
+                Some(command) => batches.push(command),
+                None => closed = true,
+            },
+            Some(retried) = retries.recv() => batches.push_retry(retried),
+            () = sleep_until(deadline) => {
+                batches.flush_all(&api, &stats, &permits, &flushes, &retry_sender).await;
+            }
+        }
+        batches
+            .flush_full(&api, &stats, &permits, &flushes, &retry_sender)
+            .await;
+    }
+}
+
+async fn wait_idle(flushes: &TaskTracker) {
+    flushes.close();
+    flushes.wait().await;
+    flushes.reopen();
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+enum Retried {
+    Delete(Pending<String>),
+    Change(Pending<VisibilityChange>),
+}
+
+impl Batches {
+    fn is_empty(&self) -> bool {
+        self.deletes.is_empty() && self.changes.is_empty()
+    }
+
+    fn push(&mut self, command: Command) {
+        self.oldest.get_or_insert_with(Instant::now);
+        match command {
+            Command::Delete(receipt_handle) => self.deletes.push(Pending {
+                entry: receipt_handle,
+                attempts: 0,
+            }),
+            Command::ChangeVisibility(receipt_handle, timeout) => self.changes.push(Pending {
+                entry: VisibilityChange {
+                    receipt_handle,
+                    timeout,
+                },
+                attempts: 0,
+            }),
+        }
+    }
+
+    fn push_retry(&mut self, retried: Retried) {
+        self.oldest.get_or_insert_with(Instant::now);
+        match retried {
+            Retried::Delete(pending) => self.deletes.push(pending),
+            Retried::Change(pending) => self.changes.push(pending),
+        }
+    }
+
+    async fn flush_full<S: Source>(
+        &mut self,
+        api: &Arc<Api<S>>,
+        stats: &Arc<Stats>,
+        permits: &Arc<Semaphore>,
+        flushes: &TaskTracker,
+        retry: &mpsc::UnboundedSender<Retried>,
+    ) {
+        while self.deletes.len() >= MAX_BATCH {
+            let batch: Vec<_> = self.deletes.drain(..MAX_BATCH).collect();
+            spawn_delete(api, stats, permits, flushes, retry, batch).await;
+        }
+        while self.changes.len() >= MAX_BATCH {
+            let batch: Vec<_> = self.changes.drain(..MAX_BATCH).collect();
+            spawn_change(api, stats, permits, flushes, retry, batch).await;
+        }
+        if self.is_empty() {
+            self.oldest = None;
+        }
+    }
+
+    async fn flush_all<S: Source>(
+        &mut self,
+        api: &Arc<Api<S>>,
+        stats: &Arc<Stats>,
+        permits: &Arc<Semaphore>,
+        flushes: &TaskTracker,
+        retry: &mpsc::UnboundedSender<Retried>,
+    ) {
+        self.flush_full(api, stats, permits, flushes, retry).await;
+        if !self.deletes.is_empty() {
+            let batch = std::mem::take(&mut self.deletes);
+            spawn_delete(api, stats, permits, flushes, retry, batch).await;
+        }
+        if !self.changes.is_empty() {
+            let batch = std::mem::take(&mut self.changes);
+            spawn_change(api, stats, permits, flushes, retry, batch).await;
+        }
+        self.oldest = None;
+    }
+}
+
+/// The pause before attempt `attempts + 1`: 100 ms doubling, with jitter, at most ~6 s.
+fn retry_pause(attempts: u32) -> Duration {
+    let base = Duration::from_millis(100) * (1 << attempts.min(6));
+    base.mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+async fn spawn_delete<S: Source>(
+    api: &Arc<Api<S>>,
+    stats: &Arc<Stats>,
+    permits: &Arc<Semaphore>,
+    flushes: &TaskTracker,
+    retry: &mpsc::UnboundedSender<Retried>,
+    batch: Vec<Pending<String>>,
+) {
+    let Ok(permit) = permits.clone().acquire_owned().await else {
+        return;
+    };
+    let (api, stats, retry) = (api.clone(), stats.clone(), retry.clone());
+    flushes.spawn(async move {
+        let handles: Vec<String> = batch.iter().map(|pending| pending.entry.clone()).collect();
+        let result = api.delete_batch(&handles).await;
+        drop(permit);
+        settle(
+            &api,
+            &stats,
+            batch,
+            result,
+            "delete",
+            |pending| retry.send(Retried::Delete(pending)).is_ok(),
+            |n| stats.deleted(n),
+        )
+        .await;
+    });
+}
+
+async fn spawn_change<S: Source>(
+    api: &Arc<Api<S>>,
+    stats: &Arc<Stats>,
+    permits: &Arc<Semaphore>,
+    flushes: &TaskTracker,
+    retry: &mpsc::UnboundedSender<Retried>,
+    batch: Vec<Pending<VisibilityChange>>,
+) {
+    let Ok(permit) = permits.clone().acquire_owned().await else {
+        return;
+    };
+    let (api, stats, retry) = (api.clone(), stats.clone(), retry.clone());
+    flushes.spawn(async move {
+        let changes: Vec<VisibilityChange> =
+            batch.iter().map(|pending| pending.entry.clone()).collect();
+        let result = api.change_visibility_batch(&changes).await;
+        drop(permit);
+        settle(
+            &api,
+            &stats,
+            batch,
+            result,
+            "change visibility",
+            |pending| retry.send(Retried::Change(pending)).is_ok(),
+            |_| {},
+        )
+        .await;
+    });
+}
+
+/// Sorts a finished batch request into succeeded, to retry (after a pause) and given up.
+async fn settle<S: Source, T: std::fmt::Debug>(
+    api: &Api<S>,
+    stats: &Stats,
+    batch: Vec<Pending<T>>,
+    result: Result<BatchOutcome, S::Error>,
+    what: &str,
+    requeue: impl Fn(Pending<T>) -> bool,
+    succeeded: impl Fn(u64),
+) {
+    let mut to_retry = Vec::new();
+    match result {
+        Ok(outcome) => {
+            succeeded((batch.len() - outcome.failed.len()) as u64);
+            let mut batch: Vec<Option<Pending<T>>> = batch.into_iter().map(Some).collect();
+            for failure in &outcome.failed {
+                let Some(pending) = batch.get_mut(failure.index).and_then(Option::take) else {
+                    continue;
+                };
+                if failure.sender_fault || pending.attempts + 1 >= MAX_ATTEMPTS {
+                    stats.ack_failed();
+                    tracing::warn!(queue = api.name(), code = %failure.code, reason = %failure.message,
+                        "{what} failed for one message; it stays in the queue and comes back");
+                } else {
+                    to_retry.push(pending);
+                }
+            }
+        }
+        Err(error) => {
+            tracing::warn!(queue = api.name(), error = %crate::outcome::error_chain(&error),
+                entries = batch.len(), "{what} request failed; retrying");
+            for pending in batch {
+                if pending.attempts + 1 >= MAX_ATTEMPTS {
+                    stats.ack_failed();
+                    tracing::warn!(queue = api.name(), entry = ?pending.entry,
+                        "{what} given up after {MAX_ATTEMPTS} attempts; the message comes back");
+                } else {
+                    to_retry.push(pending);
+                }
+            }
+        }
+    }
+    if let Some(attempts) = to_retry.iter().map(|pending| pending.attempts).max() {
+        tokio::time::sleep(retry_pause(attempts)).await;
+        for mut pending in to_retry {
+            pending.attempts += 1;
+            requeue(pending);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_and_discard_delete() {
+        let policy = FailurePolicy::default();
+        assert_eq!(action_for(&Outcome::Done, 1, &policy, 0.0), Action::Delete);
+        assert_eq!(
+            action_for(&Outcome::Discard("x".into()), 1, &policy, 0.0),
+            Action::Delete
+        );
+    }
+
+    #[test]
+    fn retry_sets_the_asked_visibility() {
+        let outcome = Outcome::Retry(Duration::from_secs(9));
+        let action = action_for(&outcome, 4, &FailurePolicy::default(), 0.0);
+        assert_eq!(action, Action::ChangeVisibility(Duration::from_secs(9)));
+    }
+
+    #[test]
+    fn failure_backs_off_by_receive_count() {
+        let policy = FailurePolicy::Exponential {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        };
+        let failed = Outcome::Failed("boom".into());
+        assert_eq!(
+            action_for(&failed, 3, &policy, 0.0),
+            Action::ChangeVisibility(Duration::from_secs(4))
+        );
+        assert_eq!(
+            action_for(&failed, 3, &FailurePolicy::QueueTimeout, 0.0),
+            Action::Leave
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! Running handlers: one task per message, or one per FIFO message group (its messages in order).
+//! Every delivery ends in exactly one [`Outcome`], which [`action_for`](super::ack::action_for) turns
+//! into the one queue action it means — or, when the consumer stops before a delivery can start or
+//! finish, in a release (visibility 0) so another consumer gets it at once.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::sync::OwnedSemaphorePermit;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::{Service, ServiceExt};
+use tracing::Instrument;
+
+use super::ack::{action_for, Acker, Action};
+use super::heartbeat::Leases;
+use super::stats::Stats;
+use crate::body::FromBody;
+use crate::failure_policy::FailurePolicy;
+use crate::message::{Message, Metadata};
+use crate::outcome::{BoxError, Outcome};
+use crate::source::RawMessage;
+
+/// What every handler task shares.
+pub(crate) struct Dispatch<Svc> {
+    pub(crate) queue: String,
+    pub(crate) service: Svc,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) leases: Arc<Leases>,
+    pub(crate) acker: Acker,
+    pub(crate) failure_policy: FailurePolicy,
+    pub(crate) visibility_timeout: Duration,
+    /// Cancelled when the consumer stops receiving: FIFO groups start no further messages.
+    pub(crate) stop_receiving: CancellationToken,
+    /// Cancelled when the grace period is over: running handlers are dropped and released.
+    pub(crate) hard_stop: CancellationToken,
+    pub(crate) handlers: TaskTracker,
+}
+
+impl<Svc> Dispatch<Svc> {
+    /// Starts handling a received batch. `permit` holds one handler slot per message.
+    pub(crate) fn start<T>(
+        self: &Arc<Self>,
+        messages: Vec<RawMessage>,
+        mut permit: OwnedSemaphorePermit,
+        received_at: Instant,
+    ) where
+        T: FromBody,
+        Svc: Service<Message<T>> + Clone + Send + Sync + 'static,
+        Svc::Response: Into<Outcome>,
+        Svc::Error: Into<BoxError>,
+        Svc::Future: Send,
+    {
+        for group in fifo_groups(messages) {
+            let permits: Vec<_> = (0..group.len()).filter_map(|_| permit.split(1)).collect();
+            let dispatch = self.clone();
+            self.handlers.spawn(async move {
+                dispatch.run_group::<T>(group, permits, received_at).await;
+            });
+        }
+    }
+
+    /// Runs a group's messages in order; after one that does not end done, the rest are released.
+    async fn run_group<T>(
+        &self,
+        group: Vec<RawMessage>,
+        mut permits: Vec<OwnedSemaphorePermit>,
+        received_at: Instant,
+    ) where
+        T: FromBody,
+        Svc: Service<Message<T>> + Clone + Send + Sync + 'static,
+        Svc::Response: Into<Outcome>,
+        Svc::Error: Into<BoxError>,
+        Svc::Future: Send,
+    {
+        let mut messages = group.into_iter();
+        let mut first = true;
+        while let Some(raw) = messages.next() {
+            let _slot = permits.pop();
+            let stopping = self.stop_receiving.is_cancelled() || self.hard_stop.is_cancelled();
+            let go_on = if stopping && !first {
+                self.release(raw.receipt_handle, "the consumer is stopping");
+                false
+            } else {
+                self.deliver::<T>(raw, received_at).await
+            };
+            first = false;
+            if !go_on {
+                for rest in messages.by_ref() {
+                    self.release(
+                        rest.receipt_handle,
+                        "an earlier message of its FIFO group did not succeed",
+                    );
+                }
+            }
+        }
+    }
+
+    fn release(&self, receipt_handle: String, why: &str) {
+        tracing::debug!(queue = %self.queue, "released a message unstarted: {why}");
+        self.stats.released(1);
+        self.acker
+            .apply(receipt_handle, Action::ChangeVisibility(Duration::ZERO));
+    }
+
+    /// Handles one delivery; true when it ended done (deleted), so its group may go on.
+    async fn deliver<T>(&self, raw: RawMessage, received_at: Instant) -> bool
+    where
+        T: FromBody,
+        Svc: Service<Message<T>> + Clone + Send + Sync + 'static,
+        Svc::Response: Into<Outcome>,
+        Svc::Error: Into<BoxError>,
+        Svc::Future: Send,
+    {
+        let lost = self.hard_stop.child_token();
+        let _lease = self.leases.hold(
+            &raw.receipt_handle,
+            received_at,
+            self.visibility_timeout,
+            raw.first_received_at,
+            lost.clone(),
+        );
+        let span = tracing::info_span!("message", queue = %self.queue, message_id = %raw.message_id,
+            receive_count = raw.receive_count);
+        let (metadata, body) = Metadata::split(raw);
+        let receipt_handle = metadata.receipt_handle.clone();
+        let receive_count = metadata.receive_count;
+        let outcome = match T::from_body(body) {
+            Err(error) => Outcome::Failed(error.to_string()),
+            Ok(body) => {
+                let message = Message::new(body, metadata).with_lease(lost);
+                self.stats.handler_started();
+                let started = Instant::now();
+                let called = tokio::select! {
+                    biased;
+                    called = call(self.service.clone(), message).instrument(span.clone()) => Some(called),
+                    () = self.hard_stop.cancelled() => None,
+                };
+                self.stats.handler_finished(started.elapsed());
+                match called {
+                    Some(Called { outcome, panicked }) => {
+                        if panicked {
+                            self.stats.panics(1);
+                        }
+                        outcome
+                    }
+                    None => {
+                        self.release(
+                            receipt_handle,
+                            "the grace period ran out while it was running",
+                        );
+                        return false;
+                    }
+                }
+            }
+        };
+        let _entered = span.enter();
+        match &outcome {
+            Outcome::Done => self.stats.succeeded(1),
+            Outcome::Retry(delay) => {
+                self.stats.retried(1);
+                tracing::debug!(?delay, "handler asked to retry later");
+            }
+            Outcome::Failed(reason) => {
+                self.stats.failed(1);
+                tracing::warn!(%reason, "handler failed");
+            }
+            Outcome::Discard(reason) => {
+                self.stats.discarded(1);
+                tracing::info!(%reason, "handler discarded the message");
+            }
+        }
+        let done = matches!(outcome, Outcome::Done | Outcome::Discard(_));
+        self.acker.apply(
+            receipt_handle,
+            action_for(
+                &outcome,
+                receive_count,
+                &self.failure_policy,
+                fastrand::f64(),
+            ),
+        );
+        done
+    }
+}
+
+struct Called {
+    outcome: Outcome,
+    panicked: bool,
+}
+
+/// Waits for the service to be ready and calls it, catching panics in `call` and in the future.
+async fn call<T, Svc>(mut service: Svc, message: Message<T>) -> Called
+where
+    Svc: Service<Message<T>>,
+    Svc::Response: Into<Outcome>,
+    Svc::Error: Into<BoxError>,
+{
+    let failed = |outcome| Called {
+        outcome,
+        panicked: false,
+    };
+    if let Err(error) = service.ready().await {
+        return failed(Outcome::from_result::<(), _>(Err(error)));
+    }
+    let future = match std::panic::catch_unwind(AssertUnwindSafe(|| service.call(message))) {
+        Ok(future) => future,
+        Err(panic) => return panicked(panic),
+    };
+    match AssertUnwindSafe(future).catch_unwind().await {
+        Ok(result) => failed(Outcome::from_result(result)),
+        Err(panic) => panicked(panic),
+    }
+}
+
+fn panicked(panic: Box<dyn std::any::Any + Send>) -> Called {
+    let text = panic
+        .downcast_ref::<&str>()
+        .map(|text| text.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a non-text payload".to_owned());
+    Called {
+        outcome: Outcome::Failed(format!("handler panicked: {text}")),
+        panicked: true,
+    }
+}
+
+/// Splits a received batch into runs that must go one at a time: one per FIFO message group (in the
+/// order received), and a run of one for each message without a group.
+fn fifo_groups(messages: Vec<RawMessage>) -> Vec<Vec<RawMessage>> {
+    let mut groups: Vec<Vec<RawMessage>> = Vec::with_capacity(messages.len());
+    for message in messages {
+        let same_group = message.group_id.as_ref().and_then(|group| {
+            groups
+                .iter_mut()
+                .find(|run| run[0].group_id.as_ref() == Some(group))
+        });
+        match same_group {
+            Some(run) => run.push(message),
+            None => groups.push(vec![message]),
+        }
+    }
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(id: &str, group: Option<&str>) -> RawMessage {
+        let mut raw = RawMessage::new(id, id, "");
+        raw.group_id = group.map(str::to_owned);
+        raw
+    }
+
+    #[test]
+    fn fifo_groups_keep_order_within_a_group_and_split_ungrouped_messages() {
+        let batch = vec![
+            message("a1", Some("a")),
+            message("b1", Some("b")),
+            message("x", None),
+            message("a2", Some("a")),
+            message("y", None),
+        ];
+        let ids: Vec<Vec<String>> = fifo_groups(batch)
+            .into_iter()
+            .map(|run| run.into_iter().map(|m| m.message_id).collect())
+            .collect();
+        assert_eq!(
+            ids,
+            vec![vec!["a1", "a2"], vec!["b1"], vec!["x"], vec!["y"]]
+        );
+    }
+}

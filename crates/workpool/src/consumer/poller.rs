@@ -1,0 +1,151 @@
+//! Pollers: each asks the source for at most as many messages as there are free handler slots, so
+//! nothing is received that cannot start now. The first poller always polls (a long poll when idle);
+//! the others poll only while there is work, so an idle consumer makes one receive per wait time.
+//! A failing source is retried with exponential backoff and jitter; the poller never dies of it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::api::Api;
+use super::dispatch::Dispatch;
+use super::stats::Stats;
+use crate::body::FromBody;
+use crate::message::Message;
+use crate::outcome::{BoxError, Outcome};
+use crate::source::{ReceiveRequest, Source};
+
+/// What the pollers share.
+pub(crate) struct Polling<S, Svc> {
+    pub(crate) api: Arc<Api<S>>,
+    pub(crate) dispatch: Arc<Dispatch<Svc>>,
+    pub(crate) stats: Arc<Stats>,
+    pub(crate) slots: Arc<Semaphore>,
+    pub(crate) batch_size: usize,
+    pub(crate) wait_time: Duration,
+    pub(crate) visibility_timeout: Option<Duration>,
+    pub(crate) stop_receiving: CancellationToken,
+    pub(crate) paused: watch::Receiver<bool>,
+    /// Woken whenever a receive returns messages, so the extra pollers join in.
+    pub(crate) work_seen: Notify,
+}
+
+/// The pause after `failures` consecutive failed receives: 200 ms doubling to 30 s, with jitter.
+pub(crate) fn error_backoff(failures: u32) -> Duration {
+    let base = Duration::from_millis(200).saturating_mul(1 << failures.saturating_sub(1).min(8));
+    base.min(Duration::from_secs(30))
+        .mul_f64(0.5 + fastrand::f64() * 0.5)
+}
+
+impl<S: Source, Svc> Polling<S, Svc> {
+    /// Polls until the consumer stops receiving.
+    pub(crate) async fn run<T>(self: Arc<Self>, index: usize)
+    where
+        T: FromBody,
+        Svc: tower::Service<Message<T>> + Clone + Send + Sync + 'static,
+        Svc::Response: Into<Outcome>,
+        Svc::Error: Into<BoxError>,
+        Svc::Future: Send,
+    {
+        let mut failures = 0u32;
+        let mut paused = self.paused.clone();
+        loop {
+            if !self.wait_while_paused(&mut paused).await {
+                return;
+            }
+            let Some(permit) = self.free_slots().await else {
+                return;
+            };
+            let mut request = ReceiveRequest::new(permit.num_permits(), self.wait_time);
+            if let Some(timeout) = self.visibility_timeout {
+                request = request.with_visibility_timeout(timeout);
+            }
+            let received_at = Instant::now();
+            let result = tokio::select! {
+                result = self.api.receive(request) => result,
+                () = self.stop_receiving.cancelled() => return,
+            };
+            match result {
+                Ok(messages) if messages.is_empty() => {
+                    failures = 0;
+                    self.stats.empty_receives(1);
+                    drop(permit);
+                    if index > 0 {
+                        // An extra poller sleeps until there is work again.
+                        tokio::select! {
+                            () = self.work_seen.notified() => {}
+                            () = self.stop_receiving.cancelled() => return,
+                        }
+                    }
+                }
+                Ok(messages) => {
+                    if failures > 0 {
+                        tracing::info!(
+                            queue = self.api.name(),
+                            "receiving again after {failures} failed attempts"
+                        );
+                    }
+                    failures = 0;
+                    self.stats.received(messages.len() as u64);
+                    self.work_seen.notify_waiters();
+                    self.dispatch.start::<T>(messages, permit, received_at);
+                }
+                Err(error) => {
+                    drop(permit);
+                    failures += 1;
+                    let pause = error_backoff(failures);
+                    tracing::warn!(queue = self.api.name(), poller = index, attempt = failures,
+                        error = %crate::outcome::error_chain(&error), ?pause, "receive failed; backing off");
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => {}
+                        () = self.stop_receiving.cancelled() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits for at least one free slot and takes up to a batch of them; `None` when stopping.
+    async fn free_slots(&self) -> Option<OwnedSemaphorePermit> {
+        let mut permit = tokio::select! {
+            permit = self.slots.clone().acquire_owned() => permit.ok()?,
+            () = self.stop_receiving.cancelled() => return None,
+        };
+        while permit.num_permits() < self.batch_size {
+            match self.slots.clone().try_acquire_owned() {
+                Ok(more) => permit.merge(more),
+                Err(_) => break,
+            }
+        }
+        Some(permit)
+    }
+
+    /// Returns false when the consumer stops while paused.
+    async fn wait_while_paused(&self, paused: &mut watch::Receiver<bool>) -> bool {
+        while *paused.borrow_and_update() {
+            tokio::select! {
+                changed = paused.changed() => if changed.is_err() { return true },
+                () = self.stop_receiving.cancelled() => return false,
+            }
+        }
+        !self.stop_receiving.is_cancelled()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_backoff_grows_and_is_capped() {
+        for failures in 1..40 {
+            let pause = error_backoff(failures);
+            assert!(pause <= Duration::from_secs(30), "{failures}: {pause:?}");
+            assert!(pause >= Duration::from_millis(100), "{failures}: {pause:?}");
+        }
+        assert!(error_backoff(20) >= Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,122 @@
+//! [`Message<T>`]: what a handler receives — a decoded body plus the queue's metadata.
+
+use std::collections::BTreeMap;
+use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::source::{MessageAttribute, RawMessage};
+
+/// A message handed to a handler: the body decoded as `T` plus everything the queue said about it.
+///
+/// `T` is any [`FromBody`](crate::FromBody) type: [`String`], [`bytes::Bytes`],
+/// [`Json<U>`](crate::Json) or [`Sns<U>`](crate::Sns).
+#[derive(Debug)]
+pub struct Message<T> {
+    body: T,
+    metadata: Metadata,
+    lease: CancellationToken,
+}
+
+/// What the queue reports about a message, apart from its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata {
+    /// The queue's id for the message, the same on every delivery.
+    pub message_id: String,
+    /// The handle of this delivery (deleting and extending use it).
+    pub receipt_handle: String,
+    /// How many times the message has been received, this delivery included.
+    pub receive_count: u32,
+    /// When the message was sent.
+    pub sent_at: Option<SystemTime>,
+    /// When the message was first received.
+    pub first_received_at: Option<SystemTime>,
+    /// The sender's account or principal id, when the queue reports it.
+    pub sender_id: Option<String>,
+    /// The message group (FIFO queues).
+    pub group_id: Option<String>,
+    /// The deduplication id (FIFO queues).
+    pub deduplication_id: Option<String>,
+    /// The sequence number (FIFO queues).
+    pub sequence_number: Option<String>,
+    /// The sender's message attributes.
+    pub attributes: BTreeMap<String, MessageAttribute>,
+}
+
+impl Metadata {
+    /// Splits a raw message into its metadata and its body.
+    pub fn split(raw: RawMessage) -> (Self, String) {
+        let metadata = Self {
+            message_id: raw.message_id,
+            receipt_handle: raw.receipt_handle,
+            receive_count: raw.receive_count,
+            sent_at: raw.sent_at,
+            first_received_at: raw.first_received_at,
+            sender_id: raw.sender_id,
+            group_id: raw.group_id,
+            deduplication_id: raw.deduplication_id,
+            sequence_number: raw.sequence_number,
+            attributes: raw.attributes,
+        };
+        (metadata, raw.body)
+    }
+}
+
+impl<T> Message<T> {
+    /// A message with this body and metadata. The consumer builds these; tests of handlers may too.
+    pub fn new(body: T, metadata: Metadata) -> Self {
+        Self {
+            body,
+            metadata,
+            lease: CancellationToken::new(),
+        }
+    }
+
+    pub(crate) fn with_lease(mut self, lease: CancellationToken) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// The decoded body.
+    pub fn body(&self) -> &T {
+        &self.body
+    }
+
+    /// Takes the decoded body.
+    pub fn into_body(self) -> T {
+        self.body
+    }
+
+    /// Everything the queue reported about the message.
+    pub fn metadata(&self) -> &Metadata {
+        &self.metadata
+    }
+
+    /// The queue's id for the message.
+    pub fn id(&self) -> &str {
+        &self.metadata.message_id
+    }
+
+    /// How many times the message has been received, this delivery included.
+    pub fn receive_count(&self) -> u32 {
+        self.metadata.receive_count
+    }
+
+    /// The message group (FIFO queues).
+    pub fn group_id(&self) -> Option<&str> {
+        self.metadata.group_id.as_deref()
+    }
+
+    /// One message attribute by name.
+    pub fn attribute(&self, name: &str) -> Option<&MessageAttribute> {
+        self.metadata.attributes.get(name)
+    }
+
+    /// Cancelled when the consumer lost this delivery: extending its visibility failed (the receipt is
+    /// gone, so another consumer may already have it) or the consumer is shutting down past its grace
+    /// period. A long handler can `select!` on `lease_lost().cancelled()` to stop early instead of
+    /// running on as a duplicate.
+    pub fn lease_lost(&self) -> &CancellationToken {
+        &self.lease
+    }
+}
