@@ -1,0 +1,79 @@
+//! B1: consumer overhead. A no-op handler drains 1,000,000 messages from a `MemoryQueue` that a
+//! producer keeps topped up (at most 20,000 deep), so what is measured is the runtime itself.
+//!
+//! Run with: `cargo bench -p workpool --bench consumer` (set `WORKPOOL_BENCH_MESSAGES` to change the count).
+
+use std::time::{Duration, Instant};
+
+use tower::service_fn;
+use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::{BoxError, Consumer, Message};
+
+fn resident_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status.lines().find(|line| line.starts_with("VmRSS:")).and_then(|line| {
+                line.split_whitespace().nth(1).and_then(|kib| kib.parse().ok())
+            })
+        })
+        .unwrap_or(0)
+}
+
+fn main() {
+    let total: u64 = std::env::var("WORKPOOL_BENCH_MESSAGES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1_000_000);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async move {
+        for (concurrency, pollers) in [(64, 4), (256, 8), (1024, 16)] {
+            let queue = MemoryQueue::new(QueueConfig::standard("bench")).unwrap();
+            let producer_queue = queue.clone();
+            let producer = tokio::spawn(async move {
+                let mut sent = 0u64;
+                while sent < total {
+                    if producer_queue.len() < 20_000 {
+                        for _ in 0..1_000.min(total - sent) {
+                            producer_queue.send(SendRequest::new("x")).unwrap();
+                            sent += 1;
+                        }
+                    } else {
+                        tokio::task::yield_now().await;
+                    }
+                }
+            });
+            let rss_before = resident_kib();
+            let started = Instant::now();
+            let control_queue = queue.clone();
+            let done = async move {
+                loop {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    let counts = control_queue.attributes_now();
+                    if producer.is_finished() && counts.visible + counts.not_visible == 0 {
+                        return;
+                    }
+                }
+            };
+            let summary = Consumer::new(queue)
+                .concurrency(concurrency)
+                .pollers(pollers)
+                .wait_time(Duration::from_millis(100))
+                .run(service_fn(|_message: Message<String>| async { Ok::<_, BoxError>(()) }))
+                .with_graceful_shutdown(done)
+                .await
+                .unwrap();
+            let elapsed = started.elapsed();
+            assert_eq!(summary.deleted, total, "{summary:?}");
+            println!(
+                "B1 concurrency={concurrency:<5} pollers={pollers:<3} messages={total} time={:.2}s \
+                 throughput={:.0} msgs/s requests/msg={:.3} rss_before={}KiB rss_after={}KiB",
+                elapsed.as_secs_f64(),
+                total as f64 / elapsed.as_secs_f64(),
+                summary.requests_per_message(),
+                rss_before,
+                resident_kib(),
+            );
+        }
+    });
+}
