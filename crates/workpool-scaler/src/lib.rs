@@ -1,1 +1,37 @@
-//! workpool-scaler: filled by later work.
+//! workpool-scaler: the controller that steers an Auto Scaling group from an SQS queue's depth.
+//!
+//! The heart is [`decide`], a pure function from an [`Observation`] (queue depth and group state), a
+//! [`Policy`], the [`History`] and the time to a [`Decision`]: the desired capacity, the reason, and the
+//! idle instances to let go. Everything else is at the edges.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use workpool_scaler::{decide, GroupReading, History, LatencyTarget, Observation, Policy, QueueReading};
+//!
+//! // 4 jobs at once per instance, 10 s per job, a message may wait 60 s.
+//! let policy = Policy::latency_target(LatencyTarget::new(
+//!     4,
+//!     Duration::from_secs(10),
+//!     Duration::from_secs(60),
+//! ));
+//! let observation = Observation {
+//!     queue: Ok(QueueReading { visible: 48, not_visible: 8, delayed: 0 }),
+//!     group: Ok(GroupReading { desired: 1, min: 0, max: 10, in_service: 1, ..Default::default() }),
+//! };
+//! let decision = decide(&observation, &policy, &History::new(), SystemTime::now());
+//! // 8 in flight need 2 instances; 48 waiting, each allowed 6 job-times of wait, need 2 more.
+//! assert_eq!(decision.desired, Some(4));
+//! println!("{}", decision.reason); // scale out: the policy recommends 4
+//! ```
+
+mod decide;
+mod decision;
+mod history;
+mod observation;
+mod policy;
+
+pub use decide::decide;
+pub use decision::{Decision, Reason};
+pub use history::{History, ScalingEvent};
+pub use observation::{GroupReading, Input, Observation, QueueReading, ReadError};
+pub use policy::{LatencyTarget, Policy, PolicyKind, PolicyProblem, ScalingRules, Thresholds};

@@ -1,0 +1,240 @@
+//! What [`decide`](crate::decide) returns: the capacity to set (if any), why, and which idle instances
+//! to let go.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::observation::{Input, ReadError};
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The group's desired capacity when observed; `None` when the group could not be read.
+    pub current: Option<u32>,
+    /// The desired capacity to set; `None` means hold: change nothing.
+    pub desired: Option<u32>,
+    /// What the policy recommended before the common rules, when inputs were readable; kept in the
+    /// [`History`](crate::History) for the stabilization window.
+    pub recommendation: Option<u32>,
+    /// Why.
+    pub reason: Reason,
+    /// Idle instances to terminate (with a decrement of desired capacity) when scaling in, at most as
+    /// many as the step removes; the rest of the step is a plain decrement.
+    pub terminate: Vec<String>,
+}
+
+impl Decision {
+    /// A hold: change nothing, for this reason.
+    pub fn hold(current: Option<u32>, recommendation: Option<u32>, reason: Reason) -> Self {
+        Self {
+            current,
+            desired: None,
+            recommendation,
+            reason,
+            terminate: Vec::new(),
+        }
+    }
+
+    /// Whether this decision changes the group.
+    pub fn changes(&self) -> bool {
+        matches!((self.current, self.desired), (Some(c), Some(d)) if c != d)
+    }
+
+    /// The capacity the group should have after this decision: the new desired capacity, or the
+    /// current one on a hold; `None` when the group could not be read.
+    pub fn resulting_capacity(&self) -> Option<u32> {
+        self.desired.or(self.current)
+    }
+}
+
+/// Why a [`Decision`] was made. Displays as one line for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reason {
+    /// An input could not be read, so nothing changes.
+    InputUnreadable {
+        /// Which input.
+        input: Input,
+        /// What went wrong.
+        error: ReadError,
+    },
+    /// The group's minimum is above its maximum, so nothing changes.
+    InvalidBounds {
+        /// The group's minimum.
+        min: u32,
+        /// The group's maximum.
+        max: u32,
+    },
+    /// From zero to some capacity because visible messages reached the activation threshold.
+    Activate {
+        /// Visible messages.
+        visible: u64,
+        /// The activation threshold.
+        threshold: u64,
+    },
+    /// At zero, and too few visible messages to start.
+    BelowActivation {
+        /// Visible messages.
+        visible: u64,
+        /// The activation threshold.
+        threshold: u64,
+    },
+    /// More capacity, now.
+    ScaleOut {
+        /// What the policy recommended.
+        recommended: u32,
+        /// Whether the step cap or the group's maximum limited the change.
+        limited: bool,
+    },
+    /// The policy wants more but the group is at its maximum.
+    AtMaximum {
+        /// What the policy recommended.
+        recommended: u32,
+        /// The group's maximum.
+        max: u32,
+    },
+    /// The policy wants more but the scale-out cooldown has not run out.
+    ScaleOutCooldown {
+        /// Time left.
+        remaining: Duration,
+    },
+    /// The recommendation equals the current capacity.
+    Steady,
+    /// The policy wants less, but a higher recommendation within the stabilization window holds the
+    /// capacity.
+    Stabilizing {
+        /// What the policy recommends now.
+        recommended: u32,
+        /// The highest recommendation within the window.
+        window_high: u32,
+    },
+    /// The scale-in would be within the tolerance.
+    WithinTolerance {
+        /// The capacity scale-in would go to.
+        target: u32,
+    },
+    /// Busy (scale-in protected) instances keep the capacity.
+    HeldByBusy {
+        /// Busy instances.
+        busy: u32,
+    },
+    /// The group is at its minimum.
+    AtMinimum {
+        /// The group's minimum.
+        min: u32,
+    },
+    /// The queue has not been empty long enough to drop to zero; one instance stays.
+    QuietCooldown {
+        /// Time left (the full cooldown when the queue is not quiet yet).
+        remaining: Duration,
+    },
+    /// The policy wants less but the scale-in cooldown has not run out.
+    ScaleInCooldown {
+        /// Time left.
+        remaining: Duration,
+    },
+    /// Less capacity: the highest recommendation over the stabilization window is below the current.
+    ScaleIn {
+        /// The highest recommendation within the window.
+        window_high: u32,
+        /// Whether the per-step cap, busy instances, the quiet cooldown or the group's minimum limited
+        /// the change.
+        limited: bool,
+    },
+    /// Down to zero: the queue has been empty for the whole quiet cooldown.
+    ScaleToZero {
+        /// How long the queue has been empty.
+        quiet_for: Duration,
+    },
+    /// The current capacity is outside the group's bounds; brought back within them.
+    OutsideBounds {
+        /// The group's minimum.
+        min: u32,
+        /// The group's maximum.
+        max: u32,
+    },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::InputUnreadable { input, error } => {
+                write!(f, "hold: cannot read the {input}: {error}")
+            }
+            Reason::InvalidBounds { min, max } => {
+                write!(f, "hold: the group's min {min} is above its max {max}")
+            }
+            Reason::Activate { visible, threshold } => write!(
+                f,
+                "activate: {visible} visible message(s) reached the activation threshold {threshold}"
+            ),
+            Reason::BelowActivation { visible, threshold } => write!(
+                f,
+                "hold at zero: {visible} visible message(s), below the activation threshold {threshold}"
+            ),
+            Reason::ScaleOut {
+                recommended,
+                limited,
+            } => {
+                write!(f, "scale out: the policy recommends {recommended}")?;
+                if *limited {
+                    f.write_str(" (step limited by the cap or the group's max)")?;
+                }
+                Ok(())
+            }
+            Reason::AtMaximum { recommended, max } => write!(
+                f,
+                "hold at max: the policy recommends {recommended}, the group's max is {max}"
+            ),
+            Reason::ScaleOutCooldown { remaining } => write!(
+                f,
+                "hold: scale-out cooldown, {}s left",
+                remaining.as_secs()
+            ),
+            Reason::Steady => f.write_str("steady: the recommendation equals the current capacity"),
+            Reason::Stabilizing {
+                recommended,
+                window_high,
+            } => write!(
+                f,
+                "hold: the policy recommends {recommended} but {window_high} was recommended within the stabilization window"
+            ),
+            Reason::WithinTolerance { target } => {
+                write!(f, "hold: scaling in to {target} is within the tolerance")
+            }
+            Reason::HeldByBusy { busy } => {
+                write!(f, "hold: {busy} busy instance(s) keep the capacity")
+            }
+            Reason::AtMinimum { min } => write!(f, "hold at the group's min {min}"),
+            Reason::QuietCooldown { remaining } => write!(
+                f,
+                "hold at one: the queue must stay empty {}s more before scaling to zero",
+                remaining.as_secs()
+            ),
+            Reason::ScaleInCooldown { remaining } => {
+                write!(f, "hold: scale-in cooldown, {}s left", remaining.as_secs())
+            }
+            Reason::ScaleIn {
+                window_high,
+                limited,
+            } => {
+                write!(
+                    f,
+                    "scale in: the highest recommendation over the stabilization window is {window_high}"
+                )?;
+                if *limited {
+                    f.write_str(" (limited by the step cap, busy instances, the quiet cooldown or the group's min)")?;
+                }
+                Ok(())
+            }
+            Reason::ScaleToZero { quiet_for } => write!(
+                f,
+                "scale to zero: the queue has been empty for {}s",
+                quiet_for.as_secs()
+            ),
+            Reason::OutsideBounds { min, max } => write!(
+                f,
+                "back within bounds: the capacity was outside the group's [{min}, {max}]"
+            ),
+        }
+    }
+}

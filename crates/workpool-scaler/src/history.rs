@@ -1,0 +1,145 @@
+//! What the controller remembers between ticks: recent recommendations, when it last scaled, and how
+//! long the queue has been quiet. Rebuildable from the group's scaling activities after a restart.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use crate::decision::Decision;
+use crate::observation::Observation;
+
+/// How long recommendations are kept by default: longer than any sensible stabilization window.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
+
+/// The controller's memory, updated after every decision with [`History::record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct History {
+    recommendations: VecDeque<(SystemTime, u32)>,
+    last_scale_out: Option<SystemTime>,
+    last_scale_in: Option<SystemTime>,
+    quiet_since: Option<SystemTime>,
+    retention: Duration,
+}
+
+impl Default for History {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A past change of the group's desired capacity, as read from its scaling activities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScalingEvent {
+    /// When the change was made.
+    pub at: SystemTime,
+    /// Desired capacity before.
+    pub from: u32,
+    /// Desired capacity after.
+    pub to: u32,
+}
+
+impl History {
+    /// An empty history: no recommendation seen, never scaled, queue not known to be quiet. Keeps
+    /// recommendations for one hour.
+    pub fn new() -> Self {
+        Self {
+            recommendations: VecDeque::new(),
+            last_scale_out: None,
+            last_scale_in: None,
+            quiet_since: None,
+            retention: DEFAULT_RETENTION,
+        }
+    }
+
+    /// How long recommendations are kept (default one hour); must cover the stabilization window.
+    pub fn retention(mut self, retention: Duration) -> Self {
+        self.retention = retention;
+        self
+    }
+
+    /// Rebuilds a history from the group's past scaling changes (after a restart): the last scale-out
+    /// and scale-in times, and each change's new capacity as a recommendation made at that time, so a
+    /// fresh controller neither scales in nor out sooner than one that never stopped would.
+    pub fn from_scaling_events(events: &[ScalingEvent]) -> Self {
+        let mut history = Self::new();
+        let mut sorted = events.to_vec();
+        sorted.sort_by_key(|event| event.at);
+        for event in sorted {
+            history.push_recommendation(event.at, event.to);
+            if event.to > event.from {
+                history.last_scale_out = Some(event.at);
+            } else if event.to < event.from {
+                history.last_scale_in = Some(event.at);
+            }
+        }
+        history
+    }
+
+    /// Remembers one tick: the recommendation made, the change applied (if any) and whether the queue
+    /// was empty. A queue that could not be read leaves the quiet time as it was.
+    pub fn record(&mut self, now: SystemTime, observation: &Observation, decision: &Decision) {
+        if let Some(recommendation) = decision.recommendation {
+            self.push_recommendation(now, recommendation);
+        }
+        if let (Some(from), Some(to)) = (decision.current, decision.desired) {
+            if to > from {
+                self.last_scale_out = Some(now);
+            } else if to < from {
+                self.last_scale_in = Some(now);
+            }
+        }
+        match &observation.queue {
+            Ok(queue) if queue.total() == 0 => {
+                self.quiet_since.get_or_insert(now);
+            }
+            Ok(_) => self.quiet_since = None,
+            Err(_) => {}
+        }
+        self.prune(now);
+    }
+
+    /// The highest recommendation made at or after `since`, if any.
+    pub fn highest_recommendation_since(&self, since: SystemTime) -> Option<u32> {
+        self.recommendations
+            .iter()
+            .filter(|(at, _)| *at >= since)
+            .map(|(_, value)| *value)
+            .max()
+    }
+
+    /// When the controller last scaled out.
+    pub fn last_scale_out(&self) -> Option<SystemTime> {
+        self.last_scale_out
+    }
+
+    /// When the controller last scaled in.
+    pub fn last_scale_in(&self) -> Option<SystemTime> {
+        self.last_scale_in
+    }
+
+    /// When the controller last scaled in either direction.
+    pub fn last_scaling(&self) -> Option<SystemTime> {
+        self.last_scale_out.max(self.last_scale_in)
+    }
+
+    /// Since when the queue has been seen empty without interruption, if it is.
+    pub fn quiet_since(&self) -> Option<SystemTime> {
+        self.quiet_since
+    }
+
+    fn push_recommendation(&mut self, at: SystemTime, value: u32) {
+        self.recommendations.push_back((at, value));
+    }
+
+    fn prune(&mut self, now: SystemTime) {
+        let Some(oldest_kept) = now.checked_sub(self.retention) else {
+            return;
+        };
+        while self
+            .recommendations
+            .front()
+            .is_some_and(|(at, _)| *at < oldest_kept)
+        {
+            self.recommendations.pop_front();
+        }
+    }
+}
