@@ -1,0 +1,118 @@
+//! [`OutgoingMessage`]: a message to send, built with documented setters.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use workpool::MessageAttribute;
+
+use crate::attributes;
+
+/// A message for [`crate::Producer`] to send.
+///
+/// ```
+/// use std::time::Duration;
+/// use workpool::MessageAttribute;
+/// use workpool_sqs::OutgoingMessage;
+///
+/// let message = OutgoingMessage::new(r#"{"input":"a.mov"}"#)
+///     .group_id("customer-7")
+///     .deduplication_id("a.mov-v1")
+///     .attribute("content-type", MessageAttribute::string("application/json"));
+/// assert_eq!(message.body(), r#"{"input":"a.mov"}"#);
+/// let later = OutgoingMessage::new("x").delay(Duration::from_secs(30));
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutgoingMessage {
+    body: String,
+    group_id: Option<String>,
+    deduplication_id: Option<String>,
+    delay: Option<Duration>,
+    attributes: BTreeMap<String, MessageAttribute>,
+}
+
+impl OutgoingMessage {
+    /// A message with this body; no group, no deduplication id, no delay (the queue's default
+    /// applies), no attributes.
+    pub fn new(body: impl Into<String>) -> Self {
+        Self {
+            body: body.into(),
+            group_id: None,
+            deduplication_id: None,
+            delay: None,
+            attributes: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the message group (`MessageGroupId`), required on FIFO queues. Default: none.
+    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
+        self.group_id = Some(group_id.into());
+        self
+    }
+
+    /// Sets the deduplication id (`MessageDeduplicationId`) for FIFO queues; a message with the same
+    /// id within 5 minutes is accepted but not delivered again. Default: none (the queue must then
+    /// use content-based deduplication).
+    pub fn deduplication_id(mut self, deduplication_id: impl Into<String>) -> Self {
+        self.deduplication_id = Some(deduplication_id.into());
+        self
+    }
+
+    /// Delays delivery by this long, in whole seconds up to 15 minutes (`DelaySeconds`; standard
+    /// queues only). Default: none, so the queue's delay applies.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = Some(delay);
+        self
+    }
+
+    /// Adds a message attribute (at most 10 per message). Default: none.
+    pub fn attribute(mut self, name: impl Into<String>, attribute: MessageAttribute) -> Self {
+        self.attributes.insert(name.into(), attribute);
+        self
+    }
+
+    /// The body.
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+
+    /// The message group, if set.
+    pub fn get_group_id(&self) -> Option<&str> {
+        self.group_id.as_deref()
+    }
+
+    /// The deduplication id, if set.
+    pub fn get_deduplication_id(&self) -> Option<&str> {
+        self.deduplication_id.as_deref()
+    }
+
+    /// The delay, if set.
+    pub fn get_delay(&self) -> Option<Duration> {
+        self.delay
+    }
+
+    /// The message attributes.
+    pub fn attributes(&self) -> &BTreeMap<String, MessageAttribute> {
+        &self.attributes
+    }
+
+    /// The size SQS counts against its limit: the body plus each attribute's name, type and value.
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, value)| attributes::size(name, value))
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn size_counts_body_and_attributes() {
+        let message = OutgoingMessage::new("12345").attribute("k", MessageAttribute::number(7));
+        assert_eq!(message.size(), 5 + 1 + "Number".len() + 1);
+    }
+}
