@@ -24,14 +24,25 @@
 //! println!("{}", decision.reason); // scale out: the policy recommends 4
 //! ```
 
+pub mod aws;
+mod controller;
 mod decide;
 mod decision;
+mod error;
 mod history;
+mod local_fleet;
+pub mod memory;
 mod observation;
 mod policy;
+mod ports;
+pub mod simulate;
 
+pub use controller::{Controller, TickReport};
 pub use decide::decide;
 pub use decision::{Decision, Reason};
+pub use error::Error;
 pub use history::{History, ScalingEvent};
+pub use local_fleet::LocalFleet;
 pub use observation::{GroupReading, Input, Observation, QueueReading, ReadError};
 pub use policy::{LatencyTarget, Policy, PolicyKind, PolicyProblem, ScalingRules, Thresholds};
+pub use ports::{Capacity, MetricsSink, QueueDepth, TickMetrics};

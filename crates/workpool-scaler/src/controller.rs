@@ -1,0 +1,290 @@
+//! The controller for one scaling target: read, decide, publish, apply — the I/O around [`decide`].
+
+use std::time::{Duration, SystemTime};
+
+use tracing::{debug, info, warn};
+
+use crate::decide::decide;
+use crate::decision::Decision;
+use crate::history::History;
+use crate::observation::{Observation, ReadError};
+use crate::policy::Policy;
+use crate::ports::{Capacity, MetricsSink, QueueDepth, TickMetrics};
+
+/// How far back scaling activities are read when rebuilding the history after a restart.
+const RESTORE_LOOKBACK: Duration = Duration::from_secs(3600);
+
+/// One scaling target: a queue, the group that works it, where metrics go, and the policy.
+#[derive(Debug)]
+pub struct Controller<Q, C, M> {
+    queue: Q,
+    capacity: C,
+    metrics: M,
+    policy: Policy,
+    history: History,
+    dry_run: bool,
+}
+
+/// What one tick saw, decided and did.
+#[derive(Debug, Clone)]
+pub struct TickReport {
+    /// What was read.
+    pub observation: Observation,
+    /// What was decided.
+    pub decision: Decision,
+    /// Whether the decision was applied to the group (false on a hold and in dry-run mode).
+    pub applied: bool,
+    /// Everything that went wrong this tick (reads, publishing, applying), as text for the log.
+    pub errors: Vec<String>,
+}
+
+impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
+    /// A controller with an empty history, applying its decisions.
+    pub fn new(queue: Q, capacity: C, metrics: M, policy: Policy) -> Self {
+        Self {
+            queue,
+            capacity,
+            metrics,
+            policy,
+            history: History::new(),
+            dry_run: false,
+        }
+    }
+
+    /// Decide and log only: publish nothing, change nothing (default false).
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        self.dry_run = dry_run;
+        self
+    }
+
+    /// The queue port.
+    pub fn queue(&self) -> &Q {
+        &self.queue
+    }
+
+    /// The capacity port.
+    pub fn capacity(&self) -> &C {
+        &self.capacity
+    }
+
+    /// What the controller remembers.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+
+    /// Rebuilds the history from the group's scaling activities of the last hour, so cooldowns and the
+    /// stabilization window survive a restart.
+    pub async fn restore(&mut self, now: SystemTime) -> Result<(), crate::Error> {
+        let since = now.checked_sub(RESTORE_LOOKBACK).unwrap_or(now);
+        let events = self.capacity.scaling_events(since).await?;
+        debug!(
+            group = self.capacity.group_name(),
+            events = events.len(),
+            "history rebuilt from scaling activities"
+        );
+        self.history = History::from_scaling_events(&events);
+        Ok(())
+    }
+
+    /// One evaluation at `now`: read the queue and the group, decide, publish the figures, apply the
+    /// decision if it changes anything, and remember it.
+    pub async fn tick(&mut self, now: SystemTime) -> TickReport {
+        let queue_name = self.queue.queue_name().to_owned();
+        let group_name = self.capacity.group_name().to_owned();
+        let (queue, group) = tokio::join!(self.queue.read(), self.capacity.describe());
+        let mut errors = Vec::new();
+        let observation = Observation {
+            queue: queue.map_err(|e| ReadError::new(e.to_string())),
+            group: group.map_err(|e| ReadError::new(e.to_string())),
+        };
+        let mut decision = decide(&observation, &self.policy, &self.history, now);
+        let failed_reads = [
+            observation.queue.as_ref().err(),
+            observation.group.as_ref().err(),
+        ];
+        errors.extend(failed_reads.into_iter().flatten().map(ToString::to_string));
+        if !errors.is_empty() {
+            warn!(queue = %queue_name, group = %group_name, reason = %decision.reason, "hold");
+        } else if decision.changes() {
+            info!(
+                queue = %queue_name,
+                group = %group_name,
+                from = decision.current,
+                to = decision.desired,
+                terminate = ?decision.terminate,
+                dry_run = self.dry_run,
+                reason = %decision.reason,
+                "scale"
+            );
+        } else {
+            debug!(queue = %queue_name, group = %group_name, reason = %decision.reason, "no change");
+        }
+
+        if !self.dry_run {
+            if let Ok(reading) = &observation.queue {
+                let metrics = TickMetrics::new(
+                    &queue_name,
+                    &group_name,
+                    reading,
+                    observation.group.as_ref().ok(),
+                    decision.resulting_capacity(),
+                );
+                if let Err(error) = self.metrics.publish(&metrics).await {
+                    warn!(queue = %queue_name, %error, "cannot publish metrics");
+                    errors.push(error.to_string());
+                }
+            }
+        }
+
+        let mut applied = false;
+        if decision.changes() && !self.dry_run {
+            match self.apply(&decision).await {
+                Ok(()) => applied = true,
+                Err(error) => {
+                    warn!(group = %group_name, %error, "cannot apply the decision");
+                    errors.push(error.to_string());
+                    // Not applied: remember the recommendation, not a scaling time.
+                    decision = Decision::hold(
+                        decision.current,
+                        decision.recommendation,
+                        decision.reason.clone(),
+                    );
+                }
+            }
+        }
+        self.history.record(now, &observation, &decision);
+        TickReport {
+            observation,
+            decision,
+            applied,
+            errors,
+        }
+    }
+
+    /// Terminates the chosen idle instances (each lowering desired by one), then sets the desired
+    /// capacity if it is not already what was decided.
+    async fn apply(&self, decision: &Decision) -> Result<(), crate::Error> {
+        let (Some(current), Some(desired)) = (decision.current, decision.desired) else {
+            return Ok(());
+        };
+        let mut expected = current;
+        for instance in &decision.terminate {
+            self.capacity.terminate_with_decrement(instance).await?;
+            info!(group = self.capacity.group_name(), instance = %instance, "terminated an idle instance");
+            expected -= 1;
+        }
+        if expected != desired {
+            self.capacity.set_desired(desired).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::{RecordingMetrics, StaticQueueDepth};
+    use crate::observation::QueueReading;
+    use crate::policy::LatencyTarget;
+    use crate::LocalFleet;
+
+    fn policy() -> Policy {
+        Policy::latency_target(LatencyTarget::new(
+            2,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scales_out_publishes_and_scales_back_in_terminating_idle_instances() {
+        let queue = StaticQueueDepth::new("jobs");
+        let fleet = LocalFleet::new("workers").boot_delay(Duration::from_secs(10));
+        let metrics = RecordingMetrics::new();
+        let mut controller =
+            Controller::new(queue.clone(), fleet.clone(), metrics.clone(), policy());
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        queue.set(QueueReading {
+            visible: 8,
+            not_visible: 0,
+            delayed: 0,
+        });
+        let out = controller.tick(start).await;
+        assert!(out.applied, "{:?}", out.errors);
+        assert_eq!(out.decision.desired, Some(4));
+        assert_eq!(fleet.describe().await.expect("readable").desired, 4);
+        let published = metrics.published();
+        assert_eq!(published.len(), 1);
+        assert_eq!(published[0].visible, 8);
+        assert_eq!(published[0].desired_capacity, Some(4));
+        assert_eq!(published[0].backlog_per_instance, Some(8.0));
+
+        tokio::time::advance(Duration::from_secs(10)).await;
+        queue.set(QueueReading::default());
+        // The quiet cooldown keeps one; the window keeps four until 300 s have passed.
+        let held = controller.tick(start + Duration::from_secs(15)).await;
+        assert!(!held.applied);
+        let back_in = controller.tick(start + Duration::from_secs(301)).await;
+        assert!(back_in.applied, "{:?}", back_in.errors);
+        assert_eq!(back_in.decision.desired, Some(1));
+        assert_eq!(back_in.decision.terminate.len(), 3);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 1);
+        let zero = controller.tick(start + Duration::from_secs(616)).await;
+        assert_eq!(zero.decision.desired, Some(0), "{}", zero.decision.reason);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 0);
+    }
+
+    #[tokio::test]
+    async fn dry_run_changes_nothing_and_publishes_nothing() {
+        let queue = StaticQueueDepth::new("jobs");
+        let fleet = LocalFleet::new("workers");
+        let metrics = RecordingMetrics::new();
+        let mut controller =
+            Controller::new(queue.clone(), fleet.clone(), metrics.clone(), policy()).dry_run(true);
+        queue.set(QueueReading {
+            visible: 8,
+            not_visible: 0,
+            delayed: 0,
+        });
+        let report = controller.tick(SystemTime::now()).await;
+        assert_eq!(report.decision.desired, Some(4));
+        assert!(!report.applied);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 0);
+        assert!(metrics.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_holds_and_is_reported() {
+        let queue = StaticQueueDepth::new("jobs");
+        let fleet = LocalFleet::new("workers");
+        fleet.set_desired(2).await.expect("within bounds");
+        let metrics = RecordingMetrics::new();
+        let mut controller =
+            Controller::new(queue.clone(), fleet.clone(), metrics.clone(), policy());
+        queue.fail("throttled");
+        let report = controller.tick(SystemTime::now()).await;
+        assert_eq!(report.decision.desired, None);
+        assert_eq!(report.errors.len(), 1);
+        assert!(report.errors[0].contains("throttled"));
+        assert_eq!(fleet.describe().await.expect("readable").desired, 2);
+        assert!(metrics.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn restore_rebuilds_the_window_from_scaling_events() {
+        let fleet = LocalFleet::new("workers");
+        fleet.set_desired(5).await.expect("within bounds");
+        let mut controller = Controller::new(
+            StaticQueueDepth::new("jobs"),
+            fleet.clone(),
+            RecordingMetrics::new(),
+            policy(),
+        );
+        let now = SystemTime::now();
+        controller.restore(now).await.expect("readable");
+        assert!(controller.history().last_scale_out().is_some());
+        let report = controller.tick(now).await;
+        assert!(!report.applied, "{}", report.decision.reason);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 5);
+    }
+}

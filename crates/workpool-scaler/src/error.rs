@@ -1,0 +1,66 @@
+//! The one error type of workpool-scaler.
+
+use std::path::PathBuf;
+
+use crate::policy::PolicyProblem;
+
+/// Everything that can go wrong in workpool-scaler.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A row of an arrival trace could not be read.
+    #[error("trace line {line}, column `{column}`: {message}")]
+    TraceRow {
+        /// The line number, counting from 1.
+        line: usize,
+        /// The column's name (`second` or `arrivals`).
+        column: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// An arrival trace file could not be read.
+    #[error("cannot read the trace {path}: {source}")]
+    TraceFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A policy has invalid values; every problem is listed.
+    #[error("invalid policy: {}", join(problems))]
+    InvalidPolicy {
+        /// Each invalid value, by field name.
+        problems: Vec<PolicyProblem>,
+    },
+    /// A simulation setting is invalid.
+    #[error("invalid simulation setting `{setting}`: {message}")]
+    InvalidSimulation {
+        /// The setting's name.
+        setting: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The queue does not exist.
+    #[error("queue `{0}` does not exist")]
+    UnknownQueue(String),
+    /// The Auto Scaling group does not exist.
+    #[error("Auto Scaling group `{0}` does not exist")]
+    UnknownGroup(String),
+    /// A call to an AWS service failed.
+    #[error("{operation} for `{resource}` failed: {message}")]
+    Aws {
+        /// The API operation (`GetQueueAttributes`, `SetDesiredCapacity`, …).
+        operation: &'static str,
+        /// The queue, group or namespace concerned.
+        resource: String,
+        /// The service's error, rendered with its causes.
+        message: String,
+    },
+}
+
+fn join(problems: &[PolicyProblem]) -> String {
+    problems
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,370 @@
+//! The simulator: replays an arrival trace against a policy, second by second, with instances that take
+//! time to boot and jobs that take time to run, and runs the same [`decide`] as the real controller
+//! every interval.
+
+use std::collections::VecDeque;
+use std::time::{Duration, SystemTime};
+
+use crate::decide::decide;
+use crate::error::Error;
+use crate::history::History;
+use crate::observation::{GroupReading, Observation, QueueReading};
+use crate::policy::Policy;
+use crate::simulate::report::{Sample, SimulationReport};
+use crate::simulate::trace::Trace;
+
+/// How job durations are drawn around their mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobTimeDistribution {
+    /// Every job takes exactly the mean.
+    Fixed,
+    /// Exponentially distributed around the mean (memoryless; many short jobs, a few long ones).
+    Exponential,
+}
+
+/// A simulation's settings: the policy under test and the model of the fleet and the work.
+#[derive(Debug, Clone)]
+pub struct Simulation {
+    policy: Policy,
+    slots_per_instance: u32,
+    mean_job_time: Duration,
+    distribution: JobTimeDistribution,
+    boot_time: Duration,
+    interval: Duration,
+    min: u32,
+    max: u32,
+    initial_instances: u32,
+    seed: u64,
+    drain_limit: Duration,
+}
+
+/// The simulated clock's origin: any fixed instant works, decide() only compares times.
+const ORIGIN_SECS: u64 = 1_700_000_000;
+
+impl Simulation {
+    /// A simulation of `policy` with 4 slots per instance, exponential jobs of 30 s mean, 60 s boot
+    /// time, a 15 s controller interval, group bounds [0, 1000], no instance at the start, seed 1, and
+    /// at most one hour after the trace's last arrival to drain and scale in.
+    pub fn new(policy: Policy) -> Self {
+        Self {
+            policy,
+            slots_per_instance: 4,
+            mean_job_time: Duration::from_secs(30),
+            distribution: JobTimeDistribution::Exponential,
+            boot_time: Duration::from_secs(60),
+            interval: Duration::from_secs(15),
+            min: 0,
+            max: 1000,
+            initial_instances: 0,
+            seed: 1,
+            drain_limit: Duration::from_secs(3600),
+        }
+    }
+
+    /// Jobs each instance runs at once (default 4).
+    pub fn slots_per_instance(mut self, slots: u32) -> Self {
+        self.slots_per_instance = slots;
+        self
+    }
+
+    /// Mean job duration (default 30 s); each job lasts a whole number of seconds, at least one.
+    pub fn mean_job_time(mut self, mean: Duration) -> Self {
+        self.mean_job_time = mean;
+        self
+    }
+
+    /// How job durations spread around the mean (default exponential).
+    pub fn distribution(mut self, distribution: JobTimeDistribution) -> Self {
+        self.distribution = distribution;
+        self
+    }
+
+    /// Time from launch to in service (default 60 s); billed like running time.
+    pub fn boot_time(mut self, boot: Duration) -> Self {
+        self.boot_time = boot;
+        self
+    }
+
+    /// Time between controller evaluations (default 15 s), whole seconds.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// The group's bounds (default [0, 1000]).
+    pub fn bounds(mut self, min: u32, max: u32) -> Self {
+        self.min = min;
+        self.max = max;
+        self
+    }
+
+    /// Instances in service at the start (default 0; raised to the group's min).
+    pub fn initial_instances(mut self, instances: u32) -> Self {
+        self.initial_instances = instances;
+        self
+    }
+
+    /// Seed of the job-duration draws (default 1); the same seed gives the same run.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Most time simulated after the last arrival to finish the work and scale in (default one hour).
+    pub fn drain_limit(mut self, limit: Duration) -> Self {
+        self.drain_limit = limit;
+        self
+    }
+
+    /// The policy under test.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    fn check(&self) -> Result<(), Error> {
+        let problems = self.policy.problems();
+        if !problems.is_empty() {
+            return Err(Error::InvalidPolicy { problems });
+        }
+        let invalid = |setting, message: &str| {
+            Err(Error::InvalidSimulation {
+                setting,
+                message: message.to_owned(),
+            })
+        };
+        if self.slots_per_instance == 0 {
+            return invalid("slots_per_instance", "must be at least 1");
+        }
+        if self.mean_job_time.is_zero() {
+            return invalid("mean_job_time", "must be more than zero");
+        }
+        if self.interval.as_secs() == 0 {
+            return invalid("interval", "must be at least one second");
+        }
+        if self.min > self.max {
+            return invalid("min", "must not be above max");
+        }
+        Ok(())
+    }
+
+    /// Replays `trace` and reports wait, cost and actions.
+    pub fn run(&self, trace: &Trace) -> Result<SimulationReport, Error> {
+        self.check()?;
+        let mut world = World::new(self);
+        let origin = SystemTime::UNIX_EPOCH + Duration::from_secs(ORIGIN_SECS);
+        let interval = self.interval.as_secs();
+        let end_limit = trace.duration_secs() + self.drain_limit.as_secs();
+        let mut rows = trace.rows().iter().peekable();
+        let mut history = History::new();
+        let mut report = SimulationReport::default();
+        let mut second = 0u64;
+        loop {
+            world.now = second;
+            while let Some((_, count)) = rows.next_if(|(at, _)| *at == second) {
+                for _ in 0..*count {
+                    world.arrive(second);
+                }
+            }
+            world.finish_jobs(second);
+            if second % interval == 0 {
+                let now = origin + Duration::from_secs(second);
+                let observation = world.observe();
+                let decision = decide(&observation, &self.policy, &history, now);
+                if let (Some(from), Some(to)) = (decision.current, decision.desired) {
+                    if to > from {
+                        report.scale_outs += 1;
+                        world.launch(to - from, second);
+                    } else if to < from {
+                        report.scale_ins += 1;
+                        world.remove(from - to, &decision.terminate);
+                    }
+                }
+                history.record(now, &observation, &decision);
+                report.samples.push(world.sample(second));
+            }
+            world.start_jobs(second);
+            report.instance_seconds += world.instances.len() as u64;
+            second += 1;
+            let drained = second >= trace.duration_secs() && world.is_idle();
+            if drained || second >= end_limit {
+                break;
+            }
+        }
+        report.finish(
+            world.waits,
+            &world.queue,
+            second,
+            world.work_slot_seconds,
+            self,
+        );
+        Ok(report)
+    }
+
+    pub(crate) fn slots(&self) -> u32 {
+        self.slots_per_instance
+    }
+}
+
+struct Instance {
+    ready_at: u64,
+    id: u64,
+    running: Vec<u64>,
+}
+
+struct World<'a> {
+    settings: &'a Simulation,
+    rng: fastrand::Rng,
+    queue: VecDeque<(u64, u64)>,
+    instances: Vec<Instance>,
+    next_id: u64,
+    waits: Vec<u64>,
+    work_slot_seconds: u64,
+    /// The simulated second being played.
+    now: u64,
+}
+
+impl<'a> World<'a> {
+    fn new(settings: &'a Simulation) -> Self {
+        let mut world = Self {
+            settings,
+            rng: fastrand::Rng::with_seed(settings.seed),
+            queue: VecDeque::new(),
+            instances: Vec::new(),
+            next_id: 0,
+            waits: Vec::new(),
+            work_slot_seconds: 0,
+            now: 0,
+        };
+        let initial = settings.initial_instances.clamp(settings.min, settings.max);
+        for _ in 0..initial {
+            world.add_instance(0);
+        }
+        world
+    }
+
+    fn arrive(&mut self, second: u64) {
+        let mean = self.settings.mean_job_time.as_secs_f64();
+        let drawn = match self.settings.distribution {
+            JobTimeDistribution::Fixed => mean,
+            JobTimeDistribution::Exponential => -(1.0 - self.rng.f64()).ln() * mean,
+        };
+        let duration = (drawn.round() as u64).max(1);
+        self.work_slot_seconds += duration;
+        self.queue.push_back((second, duration));
+    }
+
+    fn finish_jobs(&mut self, second: u64) {
+        for instance in &mut self.instances {
+            instance.running.retain(|finish| *finish > second);
+        }
+    }
+
+    fn start_jobs(&mut self, second: u64) {
+        let slots = self.settings.slots_per_instance as usize;
+        for instance in &mut self.instances {
+            if instance.ready_at > second {
+                continue;
+            }
+            while instance.running.len() < slots {
+                let Some((arrived, duration)) = self.queue.pop_front() else {
+                    return;
+                };
+                self.waits.push(second - arrived);
+                instance.running.push(second + duration);
+            }
+        }
+    }
+
+    fn observe(&self) -> Observation {
+        let in_service = self.instances.iter().filter(|i| i.ready_at <= self.now);
+        let busy = in_service.clone().filter(|i| !i.running.is_empty()).count() as u32;
+        let idle_instances = in_service
+            .clone()
+            .filter(|i| i.running.is_empty())
+            .map(|i| format!("i-{:08}", i.id))
+            .collect();
+        let in_service_count = in_service.count() as u32;
+        let desired = self.instances.len() as u32;
+        Observation {
+            queue: Ok(QueueReading {
+                visible: self.queue.len() as u64,
+                not_visible: self.in_flight(),
+                delayed: 0,
+            }),
+            group: Ok(GroupReading {
+                desired,
+                min: self.settings.min,
+                max: self.settings.max,
+                in_service: in_service_count,
+                pending: desired - in_service_count,
+                busy,
+                idle_instances,
+            }),
+        }
+    }
+
+    fn in_flight(&self) -> u64 {
+        self.instances.iter().map(|i| i.running.len() as u64).sum()
+    }
+
+    fn add_instance(&mut self, ready_at: u64) {
+        self.instances.push(Instance {
+            ready_at,
+            id: self.next_id,
+            running: Vec::new(),
+        });
+        self.next_id += 1;
+    }
+
+    fn launch(&mut self, count: u32, second: u64) {
+        for _ in 0..count {
+            self.add_instance(second + self.settings.boot_time.as_secs());
+        }
+    }
+
+    fn remove(&mut self, count: u32, chosen: &[String]) {
+        let mut left = count as usize;
+        let before = self.instances.len();
+        self.instances
+            .retain(|i| !(i.running.is_empty() && chosen.contains(&format!("i-{:08}", i.id))));
+        left = left.saturating_sub(before - self.instances.len());
+        // A blind decrement: booting instances go first (newest first), then idle ones; busy instances
+        // are protected from scale-in.
+        while left > 0 {
+            let now = self.now;
+            let victim = self
+                .instances
+                .iter()
+                .rposition(|i| i.ready_at > now)
+                .or_else(|| self.instances.iter().rposition(|i| i.running.is_empty()));
+            match victim {
+                Some(index) => {
+                    self.instances.remove(index);
+                    left -= 1;
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn sample(&self, second: u64) -> Sample {
+        let in_service = self
+            .instances
+            .iter()
+            .filter(|i| i.ready_at <= second)
+            .count() as u32;
+        Sample {
+            second,
+            visible: self.queue.len() as u64,
+            in_flight: self.in_flight(),
+            desired: self.instances.len() as u32,
+            in_service,
+        }
+    }
+
+    fn is_idle(&self) -> bool {
+        self.queue.is_empty()
+            && self.in_flight() == 0
+            && self.instances.len() as u32 <= self.settings.min
+    }
+}

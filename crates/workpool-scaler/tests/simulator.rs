@@ -1,0 +1,107 @@
+//! The simulator on the standard traces: deterministic, drains the work, and the latency target holds
+//! its wait.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use workpool_scaler::simulate::{render_svg, JobTimeDistribution, Simulation, Trace};
+use workpool_scaler::{LatencyTarget, Policy, Thresholds};
+
+fn trace(name: &str) -> Trace {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("traces")
+        .join(format!("{name}.csv"));
+    Trace::read(&path).expect("standard trace parses")
+}
+
+fn latency_simulation() -> Simulation {
+    Simulation::new(Policy::latency_target(LatencyTarget::new(
+        4,
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    )))
+}
+
+#[test]
+fn the_same_seed_gives_the_same_run() {
+    let steady = trace("steady");
+    let first = latency_simulation().run(&steady).expect("runs");
+    let second = latency_simulation().run(&steady).expect("runs");
+    assert_eq!(first, second);
+    let other_seed = latency_simulation().seed(7).run(&steady).expect("runs");
+    assert_ne!(
+        first.lower_bound_instance_seconds,
+        other_seed.lower_bound_instance_seconds
+    );
+}
+
+#[test]
+fn every_message_is_handled_and_the_group_returns_to_zero() {
+    let spike = trace("spike");
+    let report = latency_simulation().run(&spike).expect("runs");
+    assert_eq!(report.messages, spike.total_arrivals());
+    assert_eq!(report.unfinished, 0);
+    let last = report.samples.last().expect("samples");
+    assert_eq!(last.desired, 0, "scaled back to zero after the work");
+    assert!(report.instance_seconds >= report.lower_bound_instance_seconds);
+    assert!(report.scale_outs > 0 && report.scale_ins > 0);
+}
+
+#[test]
+fn the_latency_target_keeps_p99_wait_within_the_acceptable_wait() {
+    for name in ["steady", "spike", "diurnal", "idle-burst"] {
+        let report = latency_simulation().run(&trace(name)).expect("runs");
+        assert!(
+            report.p99_wait <= Duration::from_secs(120),
+            "{name}: p99 wait {:?}",
+            report.p99_wait
+        );
+    }
+}
+
+#[test]
+fn a_fixed_job_time_costs_exactly_its_work_in_the_lower_bound() {
+    let trace = Trace::from_pairs(vec![(0, 8), (10, 8)]);
+    let report = latency_simulation()
+        .distribution(JobTimeDistribution::Fixed)
+        .run(&trace)
+        .expect("runs");
+    // 16 jobs of 30 s on 4 slots: 120 instance-seconds at best.
+    assert_eq!(report.lower_bound_instance_seconds, 120);
+    assert_eq!(report.messages, 16);
+}
+
+#[test]
+fn a_starved_group_reports_unfinished_work() {
+    let trace = Trace::from_pairs(vec![(0, 100)]);
+    let report = Simulation::new(Policy::thresholds(Thresholds::new(5.0, 1.0)))
+        .bounds(0, 1)
+        .drain_limit(Duration::from_secs(60))
+        .run(&trace)
+        .expect("runs");
+    assert!(report.unfinished > 0);
+    assert!(report.max_wait >= Duration::from_secs(60));
+}
+
+#[test]
+fn an_invalid_policy_is_refused() {
+    let policy = Policy::latency_target(LatencyTarget::new(
+        0,
+        Duration::ZERO,
+        Duration::from_secs(1),
+    ));
+    let error = Simulation::new(policy)
+        .run(&Trace::from_pairs(vec![]))
+        .expect_err("invalid");
+    assert_eq!(
+        error.to_string(),
+        "invalid policy: slots_per_instance: must be at least 1; mean_job_time: must be more than zero"
+    );
+}
+
+#[test]
+fn the_chart_covers_the_run() {
+    let report = latency_simulation().run(&trace("spike")).expect("runs");
+    let svg = render_svg(&report, "spike");
+    assert_eq!(svg.matches("<polyline").count(), 4);
+}
