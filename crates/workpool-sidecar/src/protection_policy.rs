@@ -99,7 +99,9 @@ mod tests {
         policy.decide(0, start);
         policy.decide(1, start + DELAY / 2);
         assert_eq!(policy.decide(0, start + DELAY), None);
-        assert_eq!(policy.decide(0, start + DELAY + DELAY / 2), Some(false));
+        assert_eq!(policy.next_deadline(), Some(start + DELAY * 2));
+        assert_eq!(policy.decide(0, start + DELAY + DELAY / 2), None);
+        assert_eq!(policy.decide(0, start + DELAY * 2), Some(false));
     }
 
     #[test]

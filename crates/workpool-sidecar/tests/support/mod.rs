@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod auto_scaling;
 pub mod fake_imds;
 
 use std::time::Duration;
