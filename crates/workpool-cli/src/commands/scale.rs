@@ -1,10 +1,150 @@
-//! `workpool scale`: not built yet.
+//! `workpool scale`: publish queue depth to CloudWatch and steer Auto Scaling groups, one or more
+//! targets from a configuration file (see [`config`] for its format).
+
+pub mod config;
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use anyhow::{bail, Context};
+use tokio::time::MissedTickBehavior;
+use workpool_scaler::aws::{AwsClients, AwsController, DEFAULT_NAMESPACE};
+use workpool_scaler::TickReport;
+
+/// Default seconds between evaluations.
+const DEFAULT_INTERVAL_SECONDS: u64 = 15;
 
 /// Options of `workpool scale`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The configuration file (TOML): settings and one `[[target]]` per queue and group.
+    #[arg(long, short)]
+    config: PathBuf,
+    /// Decide and log only: publish nothing, change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Evaluate every target once and exit (for cron or a scheduled function); exits non-zero when
+    /// anything could not be read, published or applied.
+    #[arg(long)]
+    once: bool,
+    /// Seconds between evaluations [default: the file's `interval`, else 15].
+    #[arg(long)]
+    interval: Option<u64>,
+    /// CloudWatch namespace [default: the file's `namespace`, else "Workpool"].
+    #[arg(long)]
+    namespace: Option<String>,
+    /// Talk to this endpoint instead of AWS (an emulator); AWS_ENDPOINT_URL works too.
+    #[arg(long, env = "WORKPOOL_ENDPOINT_URL")]
+    endpoint_url: Option<String>,
+}
 
 /// Runs `workpool scale`.
-pub async fn run(_args: Args) -> anyhow::Result<()> {
-    anyhow::bail!("`workpool scale` is not built yet; see the open issues in the tracker")
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("cannot read the configuration {}", args.config.display()))?;
+    let config = config::parse(&text)
+        .map_err(|report| anyhow::anyhow!("{}: {report}", args.config.display()))?;
+    let interval = match args.interval {
+        Some(0) => bail!("--interval must be at least 1 second"),
+        Some(seconds) => Duration::from_secs(seconds),
+        None => config
+            .interval
+            .unwrap_or(Duration::from_secs(DEFAULT_INTERVAL_SECONDS)),
+    };
+    let namespace = args
+        .namespace
+        .or(config.namespace)
+        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_owned());
+
+    let clients = AwsClients::load(args.endpoint_url.as_deref()).await;
+    let mut controllers = Vec::new();
+    let mut problems = Vec::new();
+    for target in config.targets {
+        match clients
+            .controller(&target.queue, &target.group, &namespace, target.policy)
+            .await
+        {
+            Ok(controller) => controllers.push(controller.dry_run(args.dry_run)),
+            Err(errors) => problems.extend(errors.into_iter().map(|e| e.to_string())),
+        }
+    }
+    if !problems.is_empty() {
+        bail!(
+            "{} problem(s) with the targets; nothing was done:\n  - {}",
+            problems.len(),
+            problems.join("\n  - ")
+        );
+    }
+    for controller in &mut controllers {
+        if let Err(error) = controller.restore(SystemTime::now()).await {
+            tracing::warn!(%error, "cannot read past scaling activities; starting with an empty history");
+        }
+    }
+    tracing::info!(
+        targets = controllers.len(),
+        interval_seconds = interval.as_secs(),
+        dry_run = args.dry_run,
+        once = args.once,
+        "workpool scale started"
+    );
+
+    if args.once {
+        let reports = tick_all(&mut controllers).await;
+        let failures: Vec<String> = reports.iter().flat_map(|r| r.errors.clone()).collect();
+        if !failures.is_empty() {
+            bail!(
+                "{} error(s) this evaluation:\n  - {}",
+                failures.len(),
+                failures.join("\n  - ")
+            );
+        }
+        return Ok(());
+    }
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticker.tick() => {
+                tick_all(&mut controllers).await;
+            }
+            _ = tokio::signal::ctrl_c() => {
+                tracing::info!("interrupted; stopping");
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// Evaluates every target once, concurrently, and prints one line per target.
+async fn tick_all(controllers: &mut [AwsController]) -> Vec<TickReport> {
+    let now = SystemTime::now();
+    let ticks = controllers.iter_mut().map(|controller| async move {
+        let report = controller.tick(now).await;
+        let line = format!(
+            "{} → {}: {}",
+            workpool_scaler::QueueDepth::queue_name(controller.queue()),
+            workpool_scaler::Capacity::group_name(controller.capacity()),
+            summary(&report)
+        );
+        (line, report)
+    });
+    let mut reports = Vec::new();
+    for (line, report) in futures::future::join_all(ticks).await {
+        println!("{line}");
+        reports.push(report);
+    }
+    reports
+}
+
+fn summary(report: &TickReport) -> String {
+    let decision = &report.decision;
+    match (decision.current, decision.desired) {
+        (Some(from), Some(to)) if from != to => format!(
+            "desired {from} → {to}{} ({})",
+            if report.applied { "" } else { " [not applied]" },
+            decision.reason
+        ),
+        (Some(current), _) => format!("desired {current} ({})", decision.reason),
+        (None, _) => decision.reason.to_string(),
+    }
 }

@@ -49,43 +49,45 @@ pub fn render_svg(report: &SimulationReport, title: &str) -> String {
     }
     let top = |value: f64| TOP_PANEL_Y + PANEL_HEIGHT - value / backlog_max * PANEL_HEIGHT;
     let bottom = |value: f64| BOTTOM_PANEL_Y + PANEL_HEIGHT - value / capacity_max * PANEL_HEIGHT;
-    let series: [(
-        &str,
-        &str,
-        &str,
-        Box<dyn Fn(&Sample) -> f64>,
-        &dyn Fn(f64) -> f64,
-    ); 4] = [
-        (
-            "waiting (V)",
-            "#1f77b4",
-            "",
-            Box::new(|s| s.visible as f64),
-            &top,
-        ),
-        (
-            "in flight (F)",
-            "#9467bd",
-            "",
-            Box::new(|s| s.in_flight as f64),
-            &top,
-        ),
-        (
-            "desired",
-            "#ff7f0e",
-            "6 3",
-            Box::new(|s| f64::from(s.desired)),
-            &bottom,
-        ),
-        (
-            "in service",
-            "#2ca02c",
-            "",
-            Box::new(|s| f64::from(s.in_service)),
-            &bottom,
-        ),
+    let series = [
+        Series {
+            name: "waiting (V)",
+            colour: "#1f77b4",
+            dash: "",
+            top_panel: true,
+            value: |s| s.visible as f64,
+        },
+        Series {
+            name: "in flight (F)",
+            colour: "#9467bd",
+            dash: "",
+            top_panel: true,
+            value: |s| s.in_flight as f64,
+        },
+        Series {
+            name: "desired",
+            colour: "#ff7f0e",
+            dash: "6 3",
+            top_panel: false,
+            value: |s| f64::from(s.desired),
+        },
+        Series {
+            name: "in service",
+            colour: "#2ca02c",
+            dash: "",
+            top_panel: false,
+            value: |s| f64::from(s.in_service),
+        },
     ];
-    for (index, (name, colour, dash, value, scale)) in series.iter().enumerate() {
+    for (index, line) in series.iter().enumerate() {
+        let Series {
+            name,
+            colour,
+            dash,
+            top_panel,
+            value,
+        } = *line;
+        let scale = |v: f64| if top_panel { top(v) } else { bottom(v) };
         let mut points = String::new();
         let mut previous: Option<f64> = None;
         for sample in samples {
@@ -129,6 +131,16 @@ pub fn render_svg(report: &SimulationReport, title: &str) -> String {
     );
     svg.push_str("</svg>\n");
     svg
+}
+
+/// One line of the chart.
+#[derive(Clone, Copy)]
+struct Series {
+    name: &'static str,
+    colour: &'static str,
+    dash: &'static str,
+    top_panel: bool,
+    value: fn(&Sample) -> f64,
 }
 
 fn axes(svg: &mut String, panel_y: f64, label: &str, max: f64, end: f64) {
