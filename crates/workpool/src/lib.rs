@@ -6,20 +6,21 @@
 //!
 //! ## Quickstart
 //!
-//! ```ignore
+//! ```
 //! use std::time::Duration;
 //! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
 //! use workpool::{ReceiveRequest, Source};
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! let queue = MemoryQueue::new(QueueConfig::standard("jobs"));
-//! queue.send(SendRequest::new("hello")).unwrap();
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), workpool::Error> {
+//! let queue = MemoryQueue::new(QueueConfig::standard("jobs"))?;
+//! queue.send(SendRequest::new("hello"))?;
 //!
-//! let received = queue.receive(ReceiveRequest::new(10, Duration::ZERO)).await.unwrap();
+//! let received = queue.receive(ReceiveRequest::new(10, Duration::ZERO)).await?;
 //! assert_eq!(received[0].body, "hello");
-//! let outcome = queue.delete_batch(&[received[0].receipt_handle.clone()]).await.unwrap();
+//! let outcome = queue.delete_batch(&[received[0].receipt_handle.clone()]).await?;
 //! assert!(outcome.all_succeeded());
-//! # }
+//! assert!(queue.is_empty());
+//! # Ok(()) }
 //! ```
 
 mod body;

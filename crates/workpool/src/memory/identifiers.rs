@@ -20,17 +20,24 @@ impl MessageIds {
     /// The next id, formatted like a UUID (`8-4-4-4-12` hex digits).
     pub fn next_id(&self) -> String {
         let counter = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let prefix = self.prefix;
-        format!(
-            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-            prefix >> 32,
-            (prefix >> 16) & 0xffff,
-            prefix & 0xffff,
-            (counter >> 48) & 0xffff,
-            counter & 0xffff_ffff_ffff
-        )
+        let mut bytes = [0_u8; 16];
+        bytes[..8].copy_from_slice(&self.prefix.to_be_bytes());
+        bytes[8..].copy_from_slice(&counter.to_be_bytes());
+        let mut text = [b'-'; 36];
+        let mut at = 0;
+        for (index, byte) in bytes.iter().enumerate() {
+            if matches!(index, 4 | 6 | 8 | 10) {
+                at += 1;
+            }
+            text[at] = HEX_DIGITS[usize::from(byte >> 4)];
+            text[at + 1] = HEX_DIGITS[usize::from(byte & 0x0f)];
+            at += 2;
+        }
+        String::from_utf8_lossy(&text).into_owned()
     }
 }
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// Formats a FIFO sequence number as SQS does: a 20-digit decimal string.
 pub(super) fn format_sequence_number(number: u64) -> String {
@@ -50,6 +57,8 @@ mod tests {
         let lengths: Vec<usize> = first.split('-').map(str::len).collect();
         assert_eq!(lengths, [8, 4, 4, 4, 12]);
         assert!(first.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+        assert!(first.ends_with("-000000000001"), "{first}");
+        assert_eq!(&first[..8], format!("{:08x}", ids.prefix >> 32));
     }
 
     #[test]

@@ -15,7 +15,11 @@ pub(super) struct HandleTarget {
 impl HandleTarget {
     /// Formats the handle a consumer gets back.
     pub fn format(self) -> String {
-        format!("{}:{}", self.slot, self.generation)
+        let mut handle = String::with_capacity(21);
+        push_decimal(&mut handle, self.slot);
+        handle.push(':');
+        push_decimal(&mut handle, self.generation);
+        handle
     }
 
     /// Parses a handle; `None` when it is not one this queue could have issued.
@@ -26,6 +30,22 @@ impl HandleTarget {
             generation: parse_digits(generation)?,
         })
     }
+}
+
+/// Appends `number` in decimal (cheaper than the formatting machinery on this hot path).
+fn push_decimal(out: &mut String, number: u32) {
+    let mut digits = [0_u8; 10];
+    let mut start = digits.len();
+    let mut rest = number;
+    loop {
+        start -= 1;
+        digits[start] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend(digits[start..].iter().map(|&digit| char::from(digit)));
 }
 
 /// Parses a plain decimal number (no sign, no spaces).
@@ -48,6 +68,12 @@ mod tests {
         };
         assert_eq!(target.format(), "42:7");
         assert_eq!(HandleTarget::parse("42:7"), Some(target));
+        let extremes = HandleTarget {
+            slot: 0,
+            generation: u32::MAX,
+        };
+        assert_eq!(extremes.format(), "0:4294967295");
+        assert_eq!(HandleTarget::parse(&extremes.format()), Some(extremes));
     }
 
     #[test]

@@ -100,7 +100,7 @@ impl SendRequest {
                 "the message is {size} bytes, more than the 262144-byte limit"
             ));
         }
-        if let Some(bad) = self.body.chars().find(|&c| !is_allowed_in_body(c)) {
+        if let Some(bad) = first_refused_character(&self.body) {
             return Some(format!(
                 "the body holds the character U+{:04X}, which SQS does not accept",
                 u32::from(bad)
@@ -156,6 +156,15 @@ impl SendRequest {
         }
         None
     }
+}
+
+/// The first character of `body` SQS refuses, if any (a byte scan for the common all-ASCII body).
+fn first_refused_character(body: &str) -> Option<char> {
+    let lowest = body.bytes().fold(u8::MAX, u8::min);
+    if lowest >= 0x20 && body.is_ascii() {
+        return None;
+    }
+    body.chars().find(|&c| !is_allowed_in_body(c))
 }
 
 /// The characters SQS accepts in a body: `#x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF`.
@@ -241,6 +250,11 @@ mod tests {
             .check(&standard())
             .is_ok());
         assert!(reason(SendRequest::new("a\u{0}b"), &standard()).contains("U+0000"));
+        assert!(reason(SendRequest::new("é\u{1}"), &standard()).contains("U+0001"));
+        assert!(reason(SendRequest::new("é\u{FFFE}"), &standard()).contains("U+FFFE"));
+        assert!(SendRequest::new("\u{7f}\u{E000}\u{10FFFF}")
+            .check(&standard())
+            .is_ok());
         assert!(SendRequest::new("tab\tnew\nline ünïcödé 🚀")
             .check(&standard())
             .is_ok());
