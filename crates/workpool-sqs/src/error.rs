@@ -388,15 +388,15 @@ fn chain(error: &(dyn StdError + 'static)) -> String {
 }
 
 /// True when some cause in the chain is a credentials failure. The SDK reports a missing identity as
-/// a dispatch or construction failure whose causes name the credentials provider.
+/// a dispatch or construction failure: either no credentials provider at all ("no identity
+/// resolver"), or a provider chain that found nothing (`CredentialsNotLoaded`, "credentials").
 fn mentions_credentials(error: &(dyn StdError + 'static)) -> bool {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(error);
     while let Some(current) = cause {
-        let debug = format!("{current:?}");
-        if debug.contains("CredentialsNotLoaded")
-            || debug.contains("credentials provider")
-            || debug.contains("CredentialsError")
-            || debug.contains("no credentials")
+        let text = format!("{current} {current:?}").to_ascii_lowercase();
+        if text.contains("credential")
+            || text.contains("identity resolver")
+            || text.contains("no identity")
         {
             return true;
         }
