@@ -195,17 +195,26 @@ pub struct MessageAttribute {
 impl MessageAttribute {
     /// A `String` attribute.
     pub fn string(value: impl Into<String>) -> Self {
-        Self { data_type: "String".into(), value: AttributeValue::Text(value.into()) }
+        Self {
+            data_type: "String".into(),
+            value: AttributeValue::Text(value.into()),
+        }
     }
 
     /// A `Number` attribute (SQS carries numbers as text).
     pub fn number(value: impl ToString) -> Self {
-        Self { data_type: "Number".into(), value: AttributeValue::Text(value.to_string()) }
+        Self {
+            data_type: "Number".into(),
+            value: AttributeValue::Text(value.to_string()),
+        }
     }
 
     /// A `Binary` attribute.
     pub fn binary(value: impl Into<Bytes>) -> Self {
-        Self { data_type: "Binary".into(), value: AttributeValue::Binary(value.into()) }
+        Self {
+            data_type: "Binary".into(),
+            value: AttributeValue::Binary(value.into()),
+        }
     }
 }
 

@@ -7,7 +7,8 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +42,9 @@ pub(crate) struct Dispatch<Svc> {
 }
 
 impl<Svc> Dispatch<Svc> {
-    /// Starts handling a received batch. `permit` holds one handler slot per message.
+    /// Starts handling a received batch in one task: its messages run concurrently, except that
+    /// messages of one FIFO group run one after another. `permit` holds one handler slot per message;
+    /// each slot is freed as soon as its message is done.
     pub(crate) fn start<T>(
         self: &Arc<Self>,
         messages: Vec<RawMessage>,
@@ -54,13 +57,21 @@ impl<Svc> Dispatch<Svc> {
         Svc::Error: Into<BoxError>,
         Svc::Future: Send,
     {
-        for group in fifo_groups(messages) {
-            let permits: Vec<_> = (0..group.len()).filter_map(|_| permit.split(1)).collect();
-            let dispatch = self.clone();
-            self.handlers.spawn(async move {
-                dispatch.run_group::<T>(group, permits, received_at).await;
-            });
-        }
+        let dispatch = self.clone();
+        let runs: Vec<(Vec<RawMessage>, Vec<OwnedSemaphorePermit>)> = fifo_groups(messages)
+            .into_iter()
+            .map(|run| {
+                let permits = (0..run.len()).filter_map(|_| permit.split(1)).collect();
+                (run, permits)
+            })
+            .collect();
+        self.handlers.spawn(async move {
+            let mut running: FuturesUnordered<_> = runs
+                .into_iter()
+                .map(|(run, permits)| dispatch.run_group::<T>(run, permits, received_at))
+                .collect();
+            while running.next().await.is_some() {}
+        });
     }
 
     /// Runs a group's messages in order; after one that does not end done, the rest are released.
@@ -115,7 +126,7 @@ impl<Svc> Dispatch<Svc> {
         Svc::Error: Into<BoxError>,
         Svc::Future: Send,
     {
-        let lost = self.hard_stop.child_token();
+        let lost = CancellationToken::new();
         let _lease = self.leases.hold(
             &raw.receipt_handle,
             received_at,

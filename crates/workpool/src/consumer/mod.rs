@@ -63,6 +63,7 @@ pub struct Consumer<S> {
     pollers: Option<usize>,
     batch_size: usize,
     wait_time: Duration,
+    receive_linger: Duration,
     visibility_timeout: Option<Duration>,
     heartbeat: bool,
     failure_policy: FailurePolicy,
@@ -80,6 +81,7 @@ impl<S: Source> Consumer<S> {
             pollers: None,
             batch_size: MAX_BATCH,
             wait_time: MAX_WAIT,
+            receive_linger: Duration::from_millis(20),
             visibility_timeout: None,
             heartbeat: true,
             failure_policy: FailurePolicy::default(),
@@ -111,6 +113,14 @@ impl<S: Source> Consumer<S> {
     /// How long a receive waits for a message (long polling), up to 20 s. Default 20 s.
     pub fn wait_time(mut self, wait: Duration) -> Self {
         self.wait_time = wait.min(MAX_WAIT);
+        self
+    }
+
+    /// How long a poller of a busy consumer waits for a full batch of free slots before it receives
+    /// fewer. Longer means fewer requests per message, shorter means less wait. Default 20 ms; zero
+    /// receives as soon as one slot is free.
+    pub fn receive_linger(mut self, linger: Duration) -> Self {
+        self.receive_linger = linger;
         self
     }
 
@@ -314,8 +324,9 @@ where
         dispatch: dispatch.clone(),
         stats: stats.clone(),
         slots: Arc::new(Semaphore::new(consumer.concurrency)),
-        batch_size: consumer.batch_size,
+        batch_size: consumer.batch_size.min(consumer.concurrency),
         wait_time: consumer.wait_time,
+        receive_linger: consumer.receive_linger,
         visibility_timeout: consumer.visibility_timeout,
         stop_receiving: stop_receiving.clone(),
         paused: consumer.control.paused.subscribe(),
@@ -343,6 +354,7 @@ where
     {
         tracing::warn!(%queue, "grace period over: releasing the messages still being handled");
         hard_stop.cancel();
+        dispatch.leases.lose_all();
         handlers.wait().await;
     }
     heartbeat_stop.cancel();

@@ -26,6 +26,7 @@ pub(crate) struct Polling<S, Svc> {
     pub(crate) slots: Arc<Semaphore>,
     pub(crate) batch_size: usize,
     pub(crate) wait_time: Duration,
+    pub(crate) receive_linger: Duration,
     pub(crate) visibility_timeout: Option<Duration>,
     pub(crate) stop_receiving: CancellationToken,
     pub(crate) paused: watch::Receiver<bool>,
@@ -109,18 +110,42 @@ impl<S: Source, Svc> Polling<S, Svc> {
     }
 
     /// Waits for at least one free slot and takes up to a batch of them; `None` when stopping.
+    ///
+    /// When fewer than a batch are free (the consumer is busy), it waits up to the receive linger for
+    /// more to free up, so that a busy consumer makes full receives — one request per ten messages —
+    /// instead of one receive per freed slot. An idle consumer has every slot free and never waits.
     async fn free_slots(&self) -> Option<OwnedSemaphorePermit> {
         let mut permit = tokio::select! {
             permit = self.slots.clone().acquire_owned() => permit.ok()?,
             () = self.stop_receiving.cancelled() => return None,
         };
+        self.top_up(&mut permit);
+        if permit.num_permits() < self.batch_size && !self.receive_linger.is_zero() {
+            let deadline = Instant::now() + self.receive_linger;
+            while permit.num_permits() < self.batch_size {
+                let more = tokio::select! {
+                    more = tokio::time::timeout_at(deadline, self.slots.clone().acquire_owned()) => more,
+                    () = self.stop_receiving.cancelled() => return None,
+                };
+                match more {
+                    Ok(Ok(more)) => {
+                        permit.merge(more);
+                        self.top_up(&mut permit);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Some(permit)
+    }
+
+    fn top_up(&self, permit: &mut OwnedSemaphorePermit) {
         while permit.num_permits() < self.batch_size {
             match self.slots.clone().try_acquire_owned() {
                 Ok(more) => permit.merge(more),
                 Err(_) => break,
             }
         }
-        Some(permit)
     }
 
     /// Returns false when the consumer stops while paused.
