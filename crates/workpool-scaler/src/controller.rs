@@ -180,6 +180,46 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
     }
 }
 
+/// Evaluates every controller once per `interval` (the first at once, all targets concurrently),
+/// handing each round's reports to `on_round`, until `shutdown` completes. A slow round delays the
+/// next instead of bunching rounds up.
+pub async fn run_every<Q, C, M>(
+    controllers: &mut [Controller<Q, C, M>],
+    interval: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+    mut on_round: impl FnMut(&[Controller<Q, C, M>], &[TickReport]),
+) where
+    Q: QueueDepth,
+    C: Capacity,
+    M: MetricsSink,
+{
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = ticker.tick() => {
+                let reports = tick_all(controllers, SystemTime::now()).await;
+                on_round(controllers, &reports);
+            }
+        }
+    }
+}
+
+/// Evaluates every controller once at `now`, concurrently; the reports come in the controllers' order.
+pub async fn tick_all<Q, C, M>(
+    controllers: &mut [Controller<Q, C, M>],
+    now: SystemTime,
+) -> Vec<TickReport>
+where
+    Q: QueueDepth,
+    C: Capacity,
+    M: MetricsSink,
+{
+    futures::future::join_all(controllers.iter_mut().map(|c| c.tick(now))).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +272,39 @@ mod tests {
         let zero = controller.tick(start + Duration::from_secs(616)).await;
         assert_eq!(zero.decision.desired, Some(0), "{}", zero.decision.reason);
         assert_eq!(fleet.describe().await.expect("readable").desired, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_loop_ticks_every_interval_until_shutdown() {
+        let queue = StaticQueueDepth::new("jobs");
+        queue.set(QueueReading {
+            visible: 2,
+            not_visible: 0,
+            delayed: 0,
+        });
+        let fleet = LocalFleet::new("workers");
+        let metrics = RecordingMetrics::new();
+        let mut controllers = vec![Controller::new(
+            queue,
+            fleet.clone(),
+            metrics.clone(),
+            policy(),
+        )];
+        let mut rounds = 0;
+        run_every(
+            &mut controllers,
+            Duration::from_secs(15),
+            tokio::time::sleep(Duration::from_secs(40)),
+            |_, reports| {
+                rounds += 1;
+                assert_eq!(reports.len(), 1);
+            },
+        )
+        .await;
+        // Ticks at 0, 15 and 30 s.
+        assert_eq!(rounds, 3);
+        assert_eq!(metrics.published().len(), 3);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 1);
     }
 
     #[tokio::test]

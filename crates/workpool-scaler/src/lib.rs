@@ -37,7 +37,7 @@ mod policy;
 mod ports;
 pub mod simulate;
 
-pub use controller::{Controller, TickReport};
+pub use controller::{run_every, tick_all, Controller, TickReport};
 pub use decide::decide;
 pub use decision::{Decision, Reason};
 pub use error::Error;

@@ -7,9 +7,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use anyhow::{bail, Context};
-use tokio::time::MissedTickBehavior;
 use workpool_scaler::aws::{AwsClients, AwsController, DEFAULT_NAMESPACE};
-use workpool_scaler::TickReport;
+use workpool_scaler::{Capacity, QueueDepth, TickReport};
 
 /// Default seconds between evaluations.
 const DEFAULT_INTERVAL_SECONDS: u64 = 15;
@@ -89,7 +88,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     );
 
     if args.once {
-        let reports = tick_all(&mut controllers).await;
+        let reports = workpool_scaler::tick_all(&mut controllers, SystemTime::now()).await;
+        print_round(&controllers, &reports);
         let failures: Vec<String> = reports.iter().flat_map(|r| r.errors.clone()).collect();
         if !failures.is_empty() {
             bail!(
@@ -100,40 +100,27 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let mut ticker = tokio::time::interval(interval);
-    ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = ticker.tick() => {
-                tick_all(&mut controllers).await;
-            }
-            _ = tokio::signal::ctrl_c() => {
-                tracing::info!("interrupted; stopping");
-                return Ok(());
-            }
+    let shutdown = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process another way");
+            std::future::pending::<()>().await;
         }
-    }
+        tracing::info!("interrupted; stopping");
+    };
+    workpool_scaler::run_every(&mut controllers, interval, shutdown, print_round).await;
+    Ok(())
 }
 
-/// Evaluates every target once, concurrently, and prints one line per target.
-async fn tick_all(controllers: &mut [AwsController]) -> Vec<TickReport> {
-    let now = SystemTime::now();
-    let ticks = controllers.iter_mut().map(|controller| async move {
-        let report = controller.tick(now).await;
-        let line = format!(
+/// Prints one line per target: queue → group: what was decided and why.
+fn print_round(controllers: &[AwsController], reports: &[TickReport]) {
+    for (controller, report) in controllers.iter().zip(reports) {
+        println!(
             "{} → {}: {}",
-            workpool_scaler::QueueDepth::queue_name(controller.queue()),
-            workpool_scaler::Capacity::group_name(controller.capacity()),
-            summary(&report)
+            QueueDepth::queue_name(controller.queue()),
+            Capacity::group_name(controller.capacity()),
+            summary(report)
         );
-        (line, report)
-    });
-    let mut reports = Vec::new();
-    for (line, report) in futures::future::join_all(ticks).await {
-        println!("{line}");
-        reports.push(report);
     }
-    reports
 }
 
 fn summary(report: &TickReport) -> String {

@@ -1,0 +1,363 @@
+//! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
+//! the Auto Scaling group's desired capacity moved both ways, once and in the loop.
+
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_autoscaling::Client as AutoScaling;
+use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+use aws_sdk_cloudwatch::Client as CloudWatch;
+use aws_sdk_sqs::Client as Sqs;
+use workpool_scaler::aws::{AwsClients, AwsController};
+use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules};
+use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
+
+/// A group of `max` at most, starting at `desired`, in us-east-1a, from a fresh launch configuration.
+async fn create_group(autoscaling: &AutoScaling, name: &str, desired: i32, max: i32) {
+    let launch = format!("{name}-launch");
+    autoscaling
+        .create_launch_configuration()
+        .launch_configuration_name(&launch)
+        .image_id("ami-12c6146b")
+        .instance_type("t2.micro")
+        .send()
+        .await
+        .expect("create the launch configuration");
+    autoscaling
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_configuration_name(&launch)
+        .min_size(0)
+        .max_size(max)
+        .desired_capacity(desired)
+        .availability_zones("us-east-1a")
+        .send()
+        .await
+        .expect("create the group");
+}
+
+async fn desired_capacity(autoscaling: &AutoScaling, name: &str) -> i32 {
+    let groups = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .expect("describe the group");
+    groups.auto_scaling_groups()[0]
+        .desired_capacity()
+        .expect("desired capacity")
+}
+
+async fn send_messages(sqs: &Sqs, url: &str, count: usize) {
+    for batch in 0..count.div_ceil(10) {
+        let mut request = sqs.send_message_batch().queue_url(url);
+        for n in (batch * 10)..count.min(batch * 10 + 10) {
+            request = request.entries(
+                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                    .id(format!("m{n}"))
+                    .message_body(format!("job {n}"))
+                    .build()
+                    .expect("entry"),
+            );
+        }
+        request.send().await.expect("send a batch");
+    }
+}
+
+/// Quick rules for tests: no stabilization window, no quiet cooldown.
+fn quick_policy() -> Policy {
+    Policy::latency_target(LatencyTarget::new(
+        2,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    ))
+    .with_rules(
+        ScalingRules::default()
+            .scale_in_stabilization(Duration::ZERO)
+            .scale_to_zero_cooldown(Duration::ZERO),
+    )
+}
+
+struct Fixture {
+    sqs: Sqs,
+    autoscaling: AutoScaling,
+    cloudwatch: CloudWatch,
+    clients: AwsClients,
+    queue_name: String,
+    queue_url: String,
+    group: String,
+    namespace: String,
+}
+
+async fn fixture(desired: i32) -> Fixture {
+    let config = aws_config().await;
+    let queue_name = unique_name("scaler-jobs");
+    let queue = create_queue(&config, &queue_name, QueueSpec::standard()).await;
+    let group = unique_name("scaler-workers");
+    let autoscaling = AutoScaling::new(&config);
+    create_group(&autoscaling, &group, desired, 10).await;
+    Fixture {
+        sqs: Sqs::new(&config),
+        autoscaling,
+        cloudwatch: CloudWatch::new(&config),
+        clients: AwsClients::from_config(&config),
+        queue_name,
+        queue_url: queue.url,
+        group,
+        namespace: unique_name("WorkpoolTest"),
+    }
+}
+
+impl Fixture {
+    async fn controller(&self, policy: Policy) -> AwsController {
+        self.clients
+            .controller(&self.queue_name, &self.group, &self.namespace, policy)
+            .await
+            .expect("queue and group exist")
+    }
+
+    async fn empty_the_queue(&self) {
+        self.sqs
+            .purge_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await
+            .expect("purge");
+    }
+}
+
+#[tokio::test]
+async fn once_publishes_the_depth_and_moves_desired_out_then_in_then_to_zero() {
+    let f = fixture(0).await;
+    send_messages(&f.sqs, &f.queue_url, 12).await;
+    let mut controller = f.controller(quick_policy()).await;
+
+    // 12 waiting, 2 slots, T = L: one slot per message, 6 instances.
+    let out = controller.tick(SystemTime::now()).await;
+    assert!(out.errors.is_empty(), "{:?}", out.errors);
+    assert!(out.applied, "{}", out.decision.reason);
+    assert_eq!(out.decision.desired, Some(6));
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
+
+    // The figures landed in CloudWatch, with both dimensions.
+    let listed = f
+        .cloudwatch
+        .list_metrics()
+        .namespace(&f.namespace)
+        .send()
+        .await
+        .expect("list metrics");
+    let mut names: Vec<&str> = listed
+        .metrics()
+        .iter()
+        .filter_map(Metric::metric_name)
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(
+        names,
+        vec![
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesDelayed",
+            "ApproximateNumberOfMessagesNotVisible",
+            "BacklogPerInstance",
+            "DesiredCapacity",
+        ]
+    );
+    for metric in listed.metrics() {
+        let mut dimensions: Vec<(&str, &str)> = metric
+            .dimensions()
+            .iter()
+            .map(|d| (d.name().unwrap_or_default(), d.value().unwrap_or_default()))
+            .collect();
+        dimensions.sort_unstable();
+        assert_eq!(
+            dimensions,
+            vec![
+                ("AutoScalingGroupName", f.group.as_str()),
+                ("QueueName", f.queue_name.as_str())
+            ]
+        );
+    }
+    assert_eq!(
+        metric_values(&f, "ApproximateNumberOfMessages").await,
+        vec![12.0]
+    );
+    assert_eq!(metric_values(&f, "DesiredCapacity").await, vec![6.0]);
+
+    // The queue empties: down to one (the quiet cooldown starts now), terminating idle instances.
+    f.empty_the_queue().await;
+    let scale_in = controller.tick(SystemTime::now()).await;
+    assert!(
+        scale_in.applied,
+        "{} {:?}",
+        scale_in.decision.reason, scale_in.errors
+    );
+    assert_eq!(scale_in.decision.desired, Some(1));
+    assert_eq!(scale_in.decision.terminate.len(), 5);
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 1);
+
+    // Still empty after the (zero-length) quiet cooldown: down to zero.
+    let zero = controller.tick(SystemTime::now()).await;
+    assert!(
+        matches!(zero.decision.reason, Reason::ScaleToZero { .. }),
+        "{}",
+        zero.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 0);
+}
+
+/// Every value recorded for one metric of the fixture, through GetMetricData.
+async fn metric_values(f: &Fixture, name: &str) -> Vec<f64> {
+    let now = SystemTime::now();
+    let query = MetricDataQuery::builder()
+        .id("m0")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(
+                    Metric::builder()
+                        .namespace(&f.namespace)
+                        .metric_name(name)
+                        .dimensions(
+                            Dimension::builder()
+                                .name("QueueName")
+                                .value(&f.queue_name)
+                                .build(),
+                        )
+                        .dimensions(
+                            Dimension::builder()
+                                .name("AutoScalingGroupName")
+                                .value(&f.group)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .period(60)
+                .stat("Maximum")
+                .build(),
+        )
+        .build();
+    let output = f
+        .cloudwatch
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time((now - Duration::from_secs(600)).into())
+        .end_time((now + Duration::from_secs(600)).into())
+        .send()
+        .await
+        .expect("get metric data");
+    output
+        .metric_data_results()
+        .iter()
+        .flat_map(|result| result.values().to_vec())
+        .collect()
+}
+
+#[tokio::test]
+async fn busy_instances_hold_the_capacity_and_dry_run_changes_nothing() {
+    let f = fixture(4).await;
+    let groups = f
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&f.group)
+        .send()
+        .await
+        .expect("describe");
+    let busy: Vec<String> = groups.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .take(3)
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    f.autoscaling
+        .set_instance_protection()
+        .auto_scaling_group_name(&f.group)
+        .set_instance_ids(Some(busy.clone()))
+        .protected_from_scale_in(true)
+        .send()
+        .await
+        .expect("protect");
+
+    let mut dry = f.controller(quick_policy()).await.dry_run(true);
+    let report = dry.tick(SystemTime::now()).await;
+    assert_eq!(
+        report.decision.desired,
+        Some(3),
+        "{}",
+        report.decision.reason
+    );
+    assert!(!report.applied);
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 4);
+
+    let mut controller = f.controller(quick_policy()).await;
+    let report = controller.tick(SystemTime::now()).await;
+    assert!(
+        report.applied,
+        "{} {:?}",
+        report.decision.reason, report.errors
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 3);
+    let remaining = f
+        .autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(&f.group)
+        .send()
+        .await
+        .expect("describe");
+    let mut left: Vec<String> = remaining.auto_scaling_groups()[0]
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_owned))
+        .collect();
+    left.sort();
+    let mut expected = busy;
+    expected.sort();
+    assert_eq!(left, expected, "only the idle instance was terminated");
+}
+
+#[tokio::test]
+async fn the_loop_follows_the_queue_over_several_ticks() {
+    let f = fixture(0).await;
+    send_messages(&f.sqs, &f.queue_url, 4).await;
+    let mut controllers = vec![f.controller(quick_policy()).await];
+    let mut seen = Vec::new();
+    let purge_after_first = async {
+        // Let the first tick scale out, then empty the queue for the following ones.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        f.empty_the_queue().await;
+        tokio::time::sleep(Duration::from_millis(2_600)).await;
+    };
+    workpool_scaler::run_every(
+        &mut controllers,
+        Duration::from_secs(1),
+        purge_after_first,
+        |_, reports| seen.push(reports[0].decision.resulting_capacity()),
+    )
+    .await;
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert_eq!(seen[0], Some(2), "{seen:?}");
+    assert_eq!(seen.last().copied().flatten(), Some(0), "{seen:?}");
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_queue_and_group_are_named() {
+    let config = aws_config().await;
+    let clients = AwsClients::from_config(&config);
+    let errors = clients
+        .controller(
+            "no-such-queue-xyz",
+            "no-such-group-xyz",
+            "Workpool",
+            quick_policy(),
+        )
+        .await
+        .expect_err("neither exists");
+    let messages: Vec<String> = errors.iter().map(Error::to_string).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "queue `no-such-queue-xyz` does not exist",
+            "Auto Scaling group `no-such-group-xyz` does not exist"
+        ]
+    );
+}
