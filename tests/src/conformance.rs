@@ -135,6 +135,7 @@ macro_rules! conformance_tests {
             visibility_expiry_redelivers_with_a_new_receipt_handle,
             a_deleted_message_is_not_received_again,
             receive_counts_rise_with_every_receive,
+            a_receive_can_set_its_own_visibility_timeout,
             a_message_moves_to_the_dead_letter_queue_after_max_receive_count,
             a_fifo_queue_keeps_order_within_a_group_and_locks_the_group_in_flight,
             a_fifo_queue_drops_a_repeated_deduplication_id,
@@ -319,6 +320,25 @@ pub async fn receive_counts_rise_with_every_receive<H: QueueHarness>(harness: &H
         assert_eq!(message[0].receive_count, expected);
         release(&queue, &message).await;
     }
+}
+
+/// A receive's own visibility timeout overrides the queue's default for the messages it returns.
+pub async fn a_receive_can_set_its_own_visibility_timeout<H: QueueHarness>(harness: &H) {
+    let settings = QueueSettings::standard().visibility_timeout(Duration::from_secs(30));
+    let queue = harness.create("receive-visibility", &settings).await.queue;
+    let id = harness
+        .send(&queue, OutgoingMessage::new("short lease"))
+        .await;
+
+    let request = ReceiveRequest::new(1, WAIT).with_visibility_timeout(Duration::from_secs(1));
+    let first = queue.receive(request).await.expect("receive");
+    assert_eq!(first.len(), 1, "{first:?}");
+    tokio::time::sleep(PAST_VISIBILITY).await;
+    let again = receive_exactly(&queue, 1).await;
+    assert_eq!(
+        (again[0].message_id.as_str(), again[0].receive_count),
+        (id.as_str(), 2)
+    );
 }
 
 /// After `maxReceiveCount` receives, the next receive moves the message to the dead-letter queue,

@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
 use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::SharedCredentialsProvider;
@@ -123,16 +122,7 @@ async fn missing_credentials_are_an_error_saying_how_to_provide_them() {
         .endpoint_url(endpoint())
         .build();
     let absent_profile = ProfileFileCredentialsProvider::builder()
-        .profile_files(
-            ProfileFiles::builder()
-                .with_file(ProfileFileKind::Config, "/nonexistent/workpool/config")
-                .with_file(
-                    ProfileFileKind::Credentials,
-                    "/nonexistent/workpool/credentials",
-                )
-                .build(),
-        )
-        .profile_name("workpool-absent-profile")
+        .profile_name("workpool-test-profile-that-does-not-exist")
         .build();
     let with_absent_profile = without_provider
         .clone()

@@ -273,7 +273,7 @@ impl ErrorContext<'_> {
                     Error::MissingCredentials {
                         queue,
                         operation,
-                        reason,
+                        reason: credentials_reason(reason),
                     }
                 } else if dispatch.is_timeout() {
                     Error::Timeout {
@@ -303,7 +303,7 @@ impl ErrorContext<'_> {
                     Error::MissingCredentials {
                         queue,
                         operation,
-                        reason,
+                        reason: credentials_reason(reason),
                     }
                 } else {
                     Error::Configuration {
@@ -385,6 +385,16 @@ fn chain(error: &(dyn StdError + 'static)) -> String {
         cause = current.source();
     }
     text
+}
+
+/// The SDK's text for "no credentials provider at all" explains how to regenerate a client model;
+/// say what it means instead.
+fn credentials_reason(reason: String) -> String {
+    if reason.contains("no identity resolver") {
+        "no credentials provider is configured".to_owned()
+    } else {
+        reason
+    }
 }
 
 /// True when some cause in the chain is a credentials failure. The SDK reports a missing identity as
