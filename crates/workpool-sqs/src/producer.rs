@@ -36,7 +36,7 @@ pub struct Producer {
 /// One message that was sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SentMessage {
-    /// The message's index in the input.
+    /// The message's index in the input (0 for [`Producer::send`]).
     pub index: usize,
     /// The id SQS gave it.
     pub message_id: String,
