@@ -1,7 +1,7 @@
 //! # workpool-tests
 //!
 //! Support for workpool's end-to-end tests, which talk to the local AWS emulator (moto) through the
-//! real AWS SDK: its configuration ([`aws_config`], which panics when `WORKPOOL_TEST_ENDPOINT` is not
+//! real AWS SDK: its configuration ([`aws_config()`], which panics when `WORKPOOL_TEST_ENDPOINT` is not
 //! set, so such tests fail rather than skip without the emulator), unique queue names, creating
 //! queues, and the [`conformance`] suite run against both queue sources.
 //!

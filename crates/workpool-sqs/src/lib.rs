@@ -1,6 +1,6 @@
 //! # workpool-sqs
 //!
-//! Amazon SQS for [workpool](workpool): [`SqsSource`], the [`workpool::Source`] over `aws-sdk-sqs`
+//! Amazon SQS for [workpool]: [`SqsSource`], the [`workpool::Source`] over `aws-sdk-sqs`
 //! that the consumer receives from, and [`Producer`], which sends messages in batches. Errors are one
 //! enum, [`Error`], whose messages name the queue (and endpoint) and say what to do.
 //!
