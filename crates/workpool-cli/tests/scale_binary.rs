@@ -159,3 +159,23 @@ fn simulate_thresholds_needs_its_thresholds() {
     assert!(!output.status.success());
     assert!(stderr(&output).contains("--policy thresholds needs both --high and --low"));
 }
+
+#[test]
+fn simulate_refuses_a_min_above_the_max() {
+    let trace = temp_file("bounds.csv", "second,arrivals\n0,1\n");
+    let output = workpool(&[
+        "simulate",
+        "--trace",
+        trace.to_str().expect("utf-8 path"),
+        "--min",
+        "5",
+        "--max",
+        "2",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("invalid simulation setting `min`: must not be above max"),
+        "{}",
+        stderr(&output)
+    );
+}
