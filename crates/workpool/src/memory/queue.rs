@@ -195,12 +195,14 @@ impl MemoryQueue {
         self.wake_receivers(state);
     }
 
-    /// Releases the lock, then wakes long-polling receives, if any, to look again.
+    /// Releases the lock, then wakes one long-polling receive, if any, to look again. A receive
+    /// that takes messages and leaves some behind wakes the next one in turn (see
+    /// [`take_now`](Self::take_now)), so a burst wakes as many receives as it feeds, not all of them.
     fn wake_receivers(&self, state: MutexGuard<'_, QueueState>) {
         let anyone_waiting = state.waiting_receivers > 0;
         drop(state);
         if anyone_waiting {
-            self.shared.wakeups.notify_waiters();
+            self.shared.wakeups.notify_one();
         }
     }
 
@@ -253,7 +255,8 @@ impl MemoryQueue {
     }
 
     /// One receive: takes what is visible now, moving exhausted messages to the dead-letter queue
-    /// under both locks (source first, so the counts of both stay exact).
+    /// under both locks (source first, so the counts of both stay exact). When it leaves visible
+    /// messages behind and others are waiting, it wakes the next waiting receive.
     fn take_now(
         &self,
         max_messages: usize,
@@ -278,7 +281,12 @@ impl MemoryQueue {
             registration.registered = true;
         }
         let next_deadline = state.next_deadline();
+        let pass_the_wake_on =
+            !taken.messages.is_empty() && state.waiting_receivers > 0 && state.has_visible();
         drop(state);
+        if pass_the_wake_on {
+            self.shared.wakeups.notify_one();
+        }
         (taken.messages, next_deadline)
     }
 }

@@ -419,6 +419,11 @@ impl QueueState {
         }
     }
 
+    /// True when some message is visible (on a FIFO queue, possibly in a locked group).
+    pub fn has_visible(&self) -> bool {
+        self.counts.visible > 0
+    }
+
     /// How many messages the queue holds, in any phase.
     pub fn len(&self) -> u64 {
         self.counts.total()

@@ -510,6 +510,41 @@ async fn a_long_poll_returns_as_soon_as_a_message_is_sent() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_burst_wakes_as_many_long_polls_as_it_feeds() {
+    let queue = standard("jobs");
+    let started = Instant::now();
+    let polls: Vec<_> = (0..4)
+        .map(|_| {
+            let poller = queue.clone();
+            tokio::spawn(async move {
+                let request = ReceiveRequest::new(1, Duration::from_secs(20));
+                let messages = poller.receive(request).await.unwrap();
+                (messages.len(), started.elapsed())
+            })
+        })
+        .collect();
+    tokio::time::sleep(SECOND).await;
+    assert_eq!(queue.lock().waiting_receivers, 4);
+    let batch = (0..3).map(|i| SendRequest::new(format!("{i}"))).collect();
+    queue.send_batch(batch).unwrap();
+    let mut results = Vec::new();
+    for poll in polls {
+        results.push(poll.await.unwrap());
+    }
+    results.sort();
+    assert_eq!(
+        results[0],
+        (0, Duration::from_secs(20)),
+        "the fourth waits out its wait"
+    );
+    assert_eq!(
+        results[1..],
+        [(1, SECOND); 3],
+        "each message wakes a poll at once"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(5 * SECOND)).unwrap();
