@@ -2,7 +2,14 @@
 //!
 //! The heart is [`decide`], a pure function from an [`Observation`] (queue depth and group state), a
 //! [`Policy`], the [`History`] and the time to a [`Decision`]: the desired capacity, the reason, and the
-//! idle instances to let go. Everything else is at the edges.
+//! idle instances to let go. Everything else is at the edges:
+//!
+//! - [`Controller`] runs one scaling target: read ([`QueueDepth`], [`Capacity`]), decide, publish
+//!   ([`MetricsSink`]), apply; [`run_every`] runs several targets on an interval.
+//! - [`aws`] implements the ports over SQS, CloudWatch and EC2 Auto Scaling; [`memory`] and
+//!   [`LocalFleet`] implement them in memory (tests, the demo).
+//! - [`simulate`] replays an arrival trace against a policy with the same `decide` and reports wait,
+//!   cost and the lower bound, with an SVG chart.
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
