@@ -42,6 +42,7 @@ pub struct SidecarConfig {
     pub(crate) concurrency: usize,
     pub(crate) visibility_timeout: Option<Duration>,
     pub(crate) grace_period: Duration,
+    pub(crate) receive_linger: Duration,
     pub(crate) sns_unwrap: bool,
     pub(crate) listen: String,
     pub(crate) auto_scaling: AutoScalingMode,
@@ -72,6 +73,7 @@ impl SidecarConfig {
             concurrency: 10,
             visibility_timeout: None,
             grace_period: Duration::from_secs(30),
+            receive_linger: Duration::from_millis(20),
             sns_unwrap: false,
             listen: "127.0.0.1:9432".into(),
             auto_scaling: AutoScalingMode::Auto,
@@ -166,6 +168,14 @@ impl SidecarConfig {
     /// How long running hand-offs may take to finish after SIGTERM; the rest are released. Default 30 s.
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.grace_period = grace;
+        self
+    }
+
+    /// How long a busy sidecar waits for ten free slots before it receives fewer messages: longer
+    /// means fewer SQS requests per message, shorter means slots idle less with fast apps. Default
+    /// 20 ms (the consumer's).
+    pub fn receive_linger(mut self, linger: Duration) -> Self {
+        self.receive_linger = linger;
         self
     }
 

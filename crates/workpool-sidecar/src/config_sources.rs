@@ -17,6 +17,8 @@ use crate::error::Error;
 pub struct ConfigKey {
     /// The key as written in the TOML file.
     pub name: &'static str,
+    /// The command-line flag (`--` and the name in kebab case).
+    pub flag: &'static str,
     /// The default, as text.
     pub default: &'static str,
     /// What it sets.
@@ -25,115 +27,162 @@ pub struct ConfigKey {
 
 /// Every key the sidecar understands.
 pub const CONFIG_KEYS: &[ConfigKey] = &[
-    key("queue_url", "required", "the SQS queue URL to poll"),
+    key(
+        "queue_url",
+        "--queue-url",
+        "required",
+        "the SQS queue URL to poll",
+    ),
     key(
         "endpoint_url",
+        "--endpoint-url",
         "none",
         "AWS endpoint override for SQS and Auto Scaling",
     ),
-    key("mode", "http", "hand-off mode: http or exec"),
+    key("mode", "--mode", "http", "hand-off mode: http or exec"),
     key(
         "http_url",
+        "--http-url",
         "http://127.0.0.1:80/",
         "where http mode POSTs each message",
     ),
     key(
         "content_type",
+        "--content-type",
         "application/json",
         "Content-Type of each POST",
     ),
     key(
         "accept_any_2xx",
+        "--accept-any-2xx",
         "false",
         "any 2xx means success (else only 200)",
     ),
     key(
         "connect_timeout",
+        "--connect-timeout",
         "5s",
         "how long connecting to the app may take",
     ),
     key(
         "inactivity_timeout",
+        "--inactivity-timeout",
         "299s",
         "how long the app may send nothing before the request fails",
     ),
     key(
         "health_url",
+        "--health-url",
         "none",
         "the app's health URL; /healthz is ready only while it answers 2xx",
     ),
     key(
         "command",
+        "--command",
         "none",
         "the command exec mode runs per message (/bin/sh -c)",
     ),
     key(
         "command_timeout",
+        "--command-timeout",
         "none",
         "time limit of one command run; its process group is killed past it",
     ),
-    key("concurrency", "10", "messages handed off at once"),
+    key(
+        "concurrency",
+        "--concurrency",
+        "10",
+        "messages handed off at once",
+    ),
     key(
         "visibility_timeout",
+        "--visibility-timeout",
         "the queue's",
         "visibility timeout of received messages",
     ),
     key(
         "grace_period",
+        "--grace-period",
         "30s",
         "how long running hand-offs may finish after SIGTERM",
     ),
     key(
+        "receive_linger",
+        "--receive-linger",
+        "20ms",
+        "how long a busy sidecar waits for ten free slots before receiving fewer",
+    ),
+    key(
         "sns_unwrap",
+        "--sns-unwrap",
         "false",
         "hand off the inner message of SNS notifications",
     ),
     key(
         "listen",
+        "--listen",
         "127.0.0.1:9432",
         "address of /healthz and /metrics",
     ),
     key(
         "auto_scaling",
+        "--auto-scaling",
         "auto",
         "Auto Scaling integration: auto (on when on EC2), on or off",
     ),
     key(
         "scale_in_protection",
+        "--scale-in-protection",
         "true",
         "hold scale-in protection while any slot is busy",
     ),
     key(
         "protection_idle_delay",
+        "--protection-idle-delay",
         "10s",
         "idle time before scale-in protection is turned off",
     ),
     key(
         "auto_scaling_group",
+        "--auto-scaling-group",
         "looked up",
         "the Auto Scaling group of this instance",
     ),
     key(
         "lifecycle_hook",
+        "--lifecycle-hook",
         "looked up",
         "the group's termination lifecycle hook",
     ),
     key(
         "lifecycle_heartbeat_interval",
+        "--lifecycle-heartbeat-interval",
         "60s",
         "lifecycle heartbeat interval while draining",
     ),
     key(
         "metadata_poll_interval",
+        "--metadata-poll-interval",
         "5s",
         "how often instance metadata is read for notices",
     ),
-    key("imds_endpoint", "the SDK's", "instance metadata endpoint"),
+    key(
+        "imds_endpoint",
+        "--imds-endpoint",
+        "the SDK's",
+        "instance metadata endpoint",
+    ),
 ];
 
-const fn key(name: &'static str, default: &'static str, help: &'static str) -> ConfigKey {
+const fn key(
+    name: &'static str,
+    flag: &'static str,
+    default: &'static str,
+    help: &'static str,
+) -> ConfigKey {
     ConfigKey {
         name,
+        flag,
         default,
         help,
     }
@@ -379,6 +428,7 @@ fn apply(config: &mut SidecarConfig, name: &str, value: &str) -> Result<(), Stri
             config.visibility_timeout = Some(timeout);
         }
         "grace_period" => config.grace_period = parse_duration(value)?,
+        "receive_linger" => config.receive_linger = parse_duration(value)?,
         "sns_unwrap" => config.sns_unwrap = boolean(value)?,
         "listen" => {
             value.parse::<std::net::SocketAddr>().map_err(|_| {
@@ -526,6 +576,13 @@ mod tests {
     }
 
     #[test]
+    fn flags_are_the_names_in_kebab_case() {
+        for key in CONFIG_KEYS {
+            assert_eq!(key.flag, format!("--{}", key.name.replace('_', "-")));
+        }
+    }
+
+    #[test]
     fn urls_must_be_plain_http_with_a_host() {
         assert!(http_url("http://127.0.0.1:8080/work").is_ok());
         assert!(http_url("https://example.com/")
@@ -547,7 +604,8 @@ mod tests {
             name if name.contains("timeout")
                 || name.contains("interval")
                 || name.contains("delay")
-                || name.contains("period") =>
+                || name.contains("period")
+                || name.contains("linger") =>
             {
                 "1s"
             }

@@ -127,7 +127,8 @@ impl BoundSidecar {
         let in_flight = InFlight::new();
         let mut consumer = Consumer::new(source)
             .concurrency(config.concurrency)
-            .grace_period(config.grace_period);
+            .grace_period(config.grace_period)
+            .receive_linger(config.receive_linger);
         if let Some(timeout) = config.visibility_timeout {
             consumer = consumer.visibility_timeout(timeout);
         }
