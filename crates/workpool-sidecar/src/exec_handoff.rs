@@ -82,13 +82,22 @@ impl ExecHandoff {
                 source,
             })?;
         let group = ProcessGroup(child.id().map(|id| Pid::from_raw(id as i32)));
-        if let Some(mut stdin) = child.stdin.take() {
-            // A command that does not read its input closes the pipe early; that is not an error.
-            let _ = stdin.write_all(&body).await;
-        }
+        let stdin = child.stdin.take();
+        let write_input = async move {
+            if let Some(mut stdin) = stdin {
+                // A command that does not read its input closes the pipe early; that is not an error.
+                let _ = stdin.write_all(&body).await;
+            }
+        };
+        // Feeding the input counts against the time limit too: a command that neither reads nor ends
+        // must not hold the slot forever.
+        let run = async {
+            let ((), status) = tokio::join!(write_input, child.wait());
+            status
+        };
         let status = match config.time_limit {
-            None => child.wait().await,
-            Some(limit) => match tokio::time::timeout(limit, child.wait()).await {
+            None => run.await,
+            Some(limit) => match tokio::time::timeout(limit, run).await {
                 Ok(status) => status,
                 Err(_) => {
                     group.kill();

@@ -192,3 +192,36 @@ async fn the_time_limit_kills_the_whole_process_group() {
     let (visible, in_flight) = support::queue_counts(&sqs, &queue_url).await;
     assert_eq!(visible + in_flight, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_that_never_reads_a_large_body_still_meets_its_time_limit() {
+    let sqs = aws_sdk_sqs::Client::new(&support::aws_config().await);
+    let queue_url =
+        support::create_queue(&sqs, "sidecar-exec-unread", Duration::from_secs(30)).await;
+    let out = scratch_directory("exec-unread");
+    // Far more than a pipe holds (64 KiB), so writing it blocks while the command does not read.
+    let body = "x".repeat(200 * 1024);
+    support::send_all(&sqs, &queue_url, &[body]).await;
+    let command = format!(r#"touch "{}/started"; sleep 120"#, out.display());
+
+    let report = run_until(
+        config(&queue_url, command).command_timeout(Some(Duration::from_secs(1))),
+        async {
+            support::eventually("the command started", Duration::from_secs(20), || async {
+                !files_in(&out).is_empty()
+            })
+            .await;
+            tokio::time::sleep(Duration::from_millis(1800)).await;
+        },
+    )
+    .await;
+
+    assert_eq!(report.summary.received, 1);
+    assert_eq!(report.summary.failed, 1, "{:?}", report.summary);
+    assert_eq!(
+        report.summary.released, 0,
+        "failed by the limit, not released at shutdown"
+    );
+    let (visible, in_flight) = support::queue_counts(&sqs, &queue_url).await;
+    assert_eq!(visible + in_flight, 1);
+}
