@@ -1,0 +1,3 @@
+//! The `video-encoder` binary.
+
+fn main() {}
