@@ -34,3 +34,8 @@ pub const LEASES_LOST: &str = "workpool_leases_lost_total";
 pub const DELETED: &str = "workpool_messages_deleted_total";
 /// Counter: deletes or visibility changes refused by the queue or given up after retries.
 pub const ACK_FAILURES: &str = "workpool_acknowledgement_failures_total";
+/// Counter: pollers restarted after dying of a panic.
+pub const POLLER_RESTARTS: &str = "workpool_poller_restarts_total";
+/// Counter: messages delivered again while their delete was being retried, deleted with the newer
+/// receipt handle instead of being handled twice.
+pub const REDELIVERIES_DELETED: &str = "workpool_redeliveries_deleted_total";

@@ -434,6 +434,10 @@ async fn pause_stops_receiving_and_resume_starts_again() {
 struct Flaky {
     queue: MemoryQueue,
     failures: AtomicU32,
+    /// Panic instead of returning an error.
+    panics: bool,
+    /// How many delete requests fail (as a throttled or unreachable queue would) before they pass.
+    delete_failures: AtomicU32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -449,12 +453,22 @@ impl Source for Flaky {
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
             .is_ok()
         {
+            if self.panics {
+                panic!("a bug in the source");
+            }
             return Err(Outage);
         }
         Ok(self.queue.receive(request).await.expect("memory queue"))
     }
 
     async fn delete_batch(&self, handles: &[String]) -> Result<workpool::BatchOutcome, Outage> {
+        if self
+            .delete_failures
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(Outage);
+        }
         Ok(self
             .queue
             .delete_batch(handles)
@@ -489,6 +503,8 @@ async fn receive_errors_back_off_and_the_consumer_recovers_by_itself() {
     let source = Flaky {
         queue: jobs.clone(),
         failures: AtomicU32::new(8),
+        panics: false,
+        delete_failures: AtomicU32::new(0),
     };
     let started = Instant::now();
     let summary = Consumer::new(source)
@@ -507,4 +523,59 @@ async fn receive_errors_back_off_and_the_consumer_recovers_by_itself() {
         "{:?}",
         started.elapsed()
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_poller_that_dies_is_restarted_and_nothing_is_lost() {
+    let jobs = queue(QueueConfig::standard("panicky"));
+    send_n(&jobs, 30);
+    let source = Flaky {
+        queue: jobs.clone(),
+        failures: AtomicU32::new(2),
+        panics: true,
+        delete_failures: AtomicU32::new(0),
+    };
+    let summary = Consumer::new(source)
+        .pollers(1)
+        .run(service_fn(|_message: Message<String>| async {
+            Ok::<_, BoxError>(())
+        }))
+        .with_graceful_shutdown(drained(jobs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(summary.poller_restarts, 2);
+    assert_eq!(summary.deleted, 30);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_message_redelivered_while_its_delete_is_retried_is_deleted_not_handled_twice() {
+    // The queue's 1 s visibility runs out while the first deletes fail and back off (0.1 s, 0.2 s,
+    // 0.4 s, 0.8 s …), so the message comes back before any delete has gone through.
+    let jobs =
+        queue(QueueConfig::standard("redelivered").visibility_timeout(Duration::from_secs(1)));
+    send_n(&jobs, 1);
+    let source = Flaky {
+        queue: jobs.clone(),
+        failures: AtomicU32::new(0),
+        panics: false,
+        delete_failures: AtomicU32::new(4),
+    };
+    let calls = Arc::new(AtomicU32::new(0));
+    let counter = calls.clone();
+    let summary = Consumer::new(source)
+        .heartbeat(false)
+        .run(service_fn(move |_message: Message<String>| {
+            let counter = counter.clone();
+            async move {
+                counter.fetch_add(1, Ordering::Relaxed);
+                Ok::<_, BoxError>(())
+            }
+        }))
+        .with_graceful_shutdown(drained(jobs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(calls.load(Ordering::Relaxed), 1, "{summary:?}");
+    assert_eq!(summary.redeliveries_deleted, 1, "{summary:?}");
+    assert_eq!(summary.received, 2);
+    assert!(jobs.is_empty());
 }

@@ -7,7 +7,9 @@
 //! An entry the queue rejects as the sender's fault (an invalid receipt) is logged and dropped: the
 //! message stays in the queue and comes back, so it is not lost.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, Semaphore};
@@ -55,14 +57,57 @@ const MAX_CONCURRENT_FLUSHES: usize = 8;
 
 #[derive(Debug)]
 enum Command {
-    Delete(String),
+    Delete(DeleteEntry),
     ChangeVisibility(String, Duration),
+}
+
+#[derive(Debug, Clone)]
+struct DeleteEntry {
+    receipt_handle: String,
+    message_id: String,
+}
+
+/// The ids of messages whose delete failed and is being retried. If such a message is delivered
+/// again meanwhile (its visibility ran out), the consumer deletes it with the newest receipt handle
+/// instead of handling it a second time. Empty in the normal course, so checking it costs one load.
+#[derive(Debug, Default)]
+pub(crate) struct RetryingDeletes {
+    ids: Mutex<HashSet<String>>,
+    len: AtomicUsize,
+}
+
+impl RetryingDeletes {
+    /// True when a delete of this message is being retried.
+    pub(crate) fn contains(&self, message_id: &str) -> bool {
+        self.len.load(Ordering::Acquire) > 0
+            && self
+                .ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains(message_id)
+    }
+
+    fn remember(&self, message_id: &str) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.insert(message_id.to_owned());
+        self.len.store(ids.len(), Ordering::Release);
+    }
+
+    fn forget(&self, message_id: &str) {
+        if self.len.load(Ordering::Acquire) == 0 {
+            return;
+        }
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        ids.remove(message_id);
+        self.len.store(ids.len(), Ordering::Release);
+    }
 }
 
 /// A cheap handle that queues acknowledgements for the acker task.
 #[derive(Debug, Clone)]
 pub(crate) struct Acker {
     commands: mpsc::UnboundedSender<Command>,
+    retrying_deletes: Arc<RetryingDeletes>,
 }
 
 impl Acker {
@@ -74,14 +119,26 @@ impl Acker {
         tracker: &TaskTracker,
     ) -> Self {
         let (commands, receiver) = mpsc::unbounded_channel();
-        tracker.spawn(run(api, stats, linger, receiver));
-        Self { commands }
+        let retrying_deletes = Arc::new(RetryingDeletes::default());
+        tracker.spawn(run(api, stats, linger, receiver, retrying_deletes.clone()));
+        Self {
+            commands,
+            retrying_deletes,
+        }
     }
 
-    /// Queues the action for a delivery with this receipt handle.
-    pub(crate) fn apply(&self, receipt_handle: String, action: Action) {
+    /// The messages whose delete is being retried.
+    pub(crate) fn retrying_deletes(&self) -> &RetryingDeletes {
+        &self.retrying_deletes
+    }
+
+    /// Queues the action for a delivery of message `message_id` with this receipt handle.
+    pub(crate) fn apply(&self, receipt_handle: String, message_id: &str, action: Action) {
         let command = match action {
-            Action::Delete => Command::Delete(receipt_handle),
+            Action::Delete => Command::Delete(DeleteEntry {
+                receipt_handle,
+                message_id: message_id.to_owned(),
+            }),
             Action::ChangeVisibility(timeout) => Command::ChangeVisibility(receipt_handle, timeout),
             Action::Leave => return,
         };
@@ -97,7 +154,8 @@ struct Pending<T> {
 }
 
 struct Batches {
-    deletes: Vec<Pending<String>>,
+    retrying_deletes: Arc<RetryingDeletes>,
+    deletes: Vec<Pending<DeleteEntry>>,
     changes: Vec<Pending<VisibilityChange>>,
     oldest: Option<Instant>,
 }
@@ -107,11 +165,13 @@ async fn run<S: Source>(
     stats: Arc<Stats>,
     linger: Duration,
     mut receiver: mpsc::UnboundedReceiver<Command>,
+    retrying_deletes: Arc<RetryingDeletes>,
 ) {
     let flushes = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(MAX_CONCURRENT_FLUSHES));
     let (retry_sender, mut retries) = mpsc::unbounded_channel::<Retried>();
     let mut batches = Batches {
+        retrying_deletes,
         deletes: Vec::new(),
         changes: Vec::new(),
         oldest: None,
@@ -163,7 +223,7 @@ async fn sleep_until(deadline: Option<Instant>) {
 }
 
 enum Retried {
-    Delete(Pending<String>),
+    Delete(Pending<DeleteEntry>),
     Change(Pending<VisibilityChange>),
 }
 
@@ -175,10 +235,7 @@ impl Batches {
     fn push(&mut self, command: Command) {
         self.oldest.get_or_insert_with(Instant::now);
         match command {
-            Command::Delete(receipt_handle) => self.deletes.push(Pending {
-                entry: receipt_handle,
-                attempts: 0,
-            }),
+            Command::Delete(entry) => self.deletes.push(Pending { entry, attempts: 0 }),
             Command::ChangeVisibility(receipt_handle, timeout) => self.changes.push(Pending {
                 entry: VisibilityChange {
                     receipt_handle,
@@ -207,7 +264,16 @@ impl Batches {
     ) {
         while self.deletes.len() >= MAX_BATCH {
             let batch: Vec<_> = self.deletes.drain(..MAX_BATCH).collect();
-            spawn_delete(api, stats, permits, flushes, retry, batch).await;
+            spawn_delete(
+                api,
+                stats,
+                permits,
+                flushes,
+                retry,
+                &self.retrying_deletes,
+                batch,
+            )
+            .await;
         }
         while self.changes.len() >= MAX_BATCH {
             let batch: Vec<_> = self.changes.drain(..MAX_BATCH).collect();
@@ -229,7 +295,16 @@ impl Batches {
         self.flush_full(api, stats, permits, flushes, retry).await;
         if !self.deletes.is_empty() {
             let batch = std::mem::take(&mut self.deletes);
-            spawn_delete(api, stats, permits, flushes, retry, batch).await;
+            spawn_delete(
+                api,
+                stats,
+                permits,
+                flushes,
+                retry,
+                &self.retrying_deletes,
+                batch,
+            )
+            .await;
         }
         if !self.changes.is_empty() {
             let batch = std::mem::take(&mut self.changes);
@@ -251,26 +326,32 @@ async fn spawn_delete<S: Source>(
     permits: &Arc<Semaphore>,
     flushes: &TaskTracker,
     retry: &mpsc::UnboundedSender<Retried>,
-    batch: Vec<Pending<String>>,
+    retrying_deletes: &Arc<RetryingDeletes>,
+    batch: Vec<Pending<DeleteEntry>>,
 ) {
     let Ok(permit) = permits.clone().acquire_owned().await else {
         return;
     };
-    let (api, stats, retry) = (api.clone(), stats.clone(), retry.clone());
+    let (api, stats, retry, retrying) = (
+        api.clone(),
+        stats.clone(),
+        retry.clone(),
+        retrying_deletes.clone(),
+    );
     flushes.spawn(async move {
-        let handles: Vec<String> = batch.iter().map(|pending| pending.entry.clone()).collect();
+        let handles: Vec<String> = batch
+            .iter()
+            .map(|pending| pending.entry.receipt_handle.clone())
+            .collect();
         let result = api.delete_batch(&handles).await;
         drop(permit);
-        settle(
-            &api,
-            &stats,
-            batch,
-            result,
-            "delete",
-            |pending| retry.send(Retried::Delete(pending)).is_ok(),
-            |n| stats.deleted(n),
-        )
-        .await;
+        let hooks = SettleHooks {
+            succeeded: |n| stats.deleted(n),
+            retrying: |entry: &DeleteEntry| retrying.remember(&entry.message_id),
+            ended: |entry: &DeleteEntry| retrying.forget(&entry.message_id),
+            requeue: |pending| retry.send(Retried::Delete(pending)).is_ok(),
+        };
+        settle(&api, &stats, batch, result, "delete", hooks).await;
     });
 }
 
@@ -291,17 +372,26 @@ async fn spawn_change<S: Source>(
             batch.iter().map(|pending| pending.entry.clone()).collect();
         let result = api.change_visibility_batch(&changes).await;
         drop(permit);
-        settle(
-            &api,
-            &stats,
-            batch,
-            result,
-            "change visibility",
-            |pending| retry.send(Retried::Change(pending)).is_ok(),
-            |_| {},
-        )
-        .await;
+        let hooks = SettleHooks {
+            succeeded: |_| {},
+            retrying: |_: &VisibilityChange| {},
+            ended: |_: &VisibilityChange| {},
+            requeue: |pending| retry.send(Retried::Change(pending)).is_ok(),
+        };
+        settle(&api, &stats, batch, result, "change visibility", hooks).await;
     });
+}
+
+/// What [`settle`] tells the caller about a finished batch.
+struct SettleHooks<Succeeded, Retrying, Ended, Requeue> {
+    /// How many entries succeeded.
+    succeeded: Succeeded,
+    /// An entry that will be tried again, told before the pause.
+    retrying: Retrying,
+    /// An entry that is done with, succeeded or given up.
+    ended: Ended,
+    /// Hands an entry back to the acker after the pause.
+    requeue: Requeue,
 }
 
 /// Sorts a finished batch request into succeeded, to retry (after a pause) and given up.
@@ -311,13 +401,12 @@ async fn settle<S: Source, T: std::fmt::Debug>(
     batch: Vec<Pending<T>>,
     result: Result<BatchOutcome, S::Error>,
     what: &str,
-    requeue: impl Fn(Pending<T>) -> bool,
-    succeeded: impl Fn(u64),
+    hooks: SettleHooks<impl Fn(u64), impl Fn(&T), impl Fn(&T), impl Fn(Pending<T>) -> bool>,
 ) {
     let mut to_retry = Vec::new();
     match result {
         Ok(outcome) => {
-            succeeded((batch.len() - outcome.failed.len()) as u64);
+            (hooks.succeeded)((batch.len() - outcome.failed.len()) as u64);
             let mut batch: Vec<Option<Pending<T>>> = batch.into_iter().map(Some).collect();
             for failure in &outcome.failed {
                 let Some(pending) = batch.get_mut(failure.index).and_then(Option::take) else {
@@ -325,11 +414,15 @@ async fn settle<S: Source, T: std::fmt::Debug>(
                 };
                 if failure.sender_fault || pending.attempts + 1 >= MAX_ATTEMPTS {
                     stats.ack_failed();
+                    (hooks.ended)(&pending.entry);
                     tracing::warn!(queue = api.name(), code = %failure.code, reason = %failure.message,
                         "{what} failed for one message; it stays in the queue and comes back");
                 } else {
                     to_retry.push(pending);
                 }
+            }
+            for succeeded in batch.iter().flatten() {
+                (hooks.ended)(&succeeded.entry);
             }
         }
         Err(error) => {
@@ -338,6 +431,7 @@ async fn settle<S: Source, T: std::fmt::Debug>(
             for pending in batch {
                 if pending.attempts + 1 >= MAX_ATTEMPTS {
                     stats.ack_failed();
+                    (hooks.ended)(&pending.entry);
                     tracing::warn!(queue = api.name(), entry = ?pending.entry,
                         "{what} given up after {MAX_ATTEMPTS} attempts; the message comes back");
                 } else {
@@ -347,10 +441,13 @@ async fn settle<S: Source, T: std::fmt::Debug>(
         }
     }
     if let Some(attempts) = to_retry.iter().map(|pending| pending.attempts).max() {
+        for pending in &to_retry {
+            (hooks.retrying)(&pending.entry);
+        }
         tokio::time::sleep(retry_pause(attempts)).await;
         for mut pending in to_retry {
             pending.attempts += 1;
-            requeue(pending);
+            (hooks.requeue)(pending);
         }
     }
 }

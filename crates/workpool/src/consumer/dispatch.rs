@@ -114,7 +114,7 @@ impl<Svc> Dispatch<Svc> {
         tracing::debug!(queue = %self.queue, "released a message unstarted: {why}");
         self.stats.released(1);
         self.acker
-            .apply(receipt_handle, Action::ChangeVisibility(Duration::ZERO));
+            .apply(receipt_handle, "", Action::ChangeVisibility(Duration::ZERO));
     }
 
     /// Handles one delivery; true when it ended done (deleted), so its group may go on.
@@ -126,6 +126,15 @@ impl<Svc> Dispatch<Svc> {
         Svc::Error: Into<BoxError>,
         Svc::Future: Send,
     {
+        if self.acker.retrying_deletes().contains(&raw.message_id) {
+            tracing::info!(queue = %self.queue, message_id = %raw.message_id,
+                "delivered again while its delete was being retried: deleting it with the newest \
+                 receipt handle instead of handling it twice");
+            self.stats.redeliveries_deleted(1);
+            self.acker
+                .apply(raw.receipt_handle, &raw.message_id, Action::Delete);
+            return true;
+        }
         let lost = CancellationToken::new();
         let _lease = self.leases.hold(
             &raw.receipt_handle,
@@ -139,6 +148,7 @@ impl<Svc> Dispatch<Svc> {
         let (metadata, body) = Metadata::split(raw);
         let receipt_handle = metadata.receipt_handle.clone();
         let receive_count = metadata.receive_count;
+        let message_id = metadata.message_id.clone();
         let outcome = match T::from_body(body) {
             Err(error) => Outcome::Failed(error.to_string()),
             Ok(body) => {
@@ -187,6 +197,7 @@ impl<Svc> Dispatch<Svc> {
         let done = matches!(outcome, Outcome::Done | Outcome::Discard(_));
         self.acker.apply(
             receipt_handle,
+            &message_id,
             action_for(
                 &outcome,
                 receive_count,

@@ -253,6 +253,33 @@ where
     }
 }
 
+/// Runs poller `index`, restarting it (after a second, logged) if it dies of a panic — in a `Source`
+/// implementation, say — so a consumer never silently stops receiving.
+async fn supervise_poller<S, Svc, T>(polling: Arc<poller::Polling<S, Svc>>, index: usize)
+where
+    S: Source,
+    T: FromBody,
+    Svc: tower::Service<Message<T>> + Clone + Send + Sync + 'static,
+    Svc::Response: Into<Outcome>,
+    Svc::Error: Into<BoxError>,
+    Svc::Future: Send,
+{
+    loop {
+        match tokio::spawn(polling.clone().run::<T>(index)).await {
+            Ok(()) => return,
+            Err(died) => {
+                tracing::error!(queue = polling.api.name(), poller = index, error = %died,
+                    "a poller died; restarting it in a second");
+                polling.stats.poller_restarts(1);
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    () = polling.stop_receiving.cancelled() => return,
+                }
+            }
+        }
+    }
+}
+
 async fn run<S, Svc, T>(
     consumer: Consumer<S>,
     service: Svc,
@@ -334,7 +361,7 @@ where
     });
     let poller_tasks = TaskTracker::new();
     for index in 0..pollers {
-        poller_tasks.spawn(polling.clone().run::<T>(index));
+        poller_tasks.spawn(supervise_poller(polling.clone(), index));
     }
     tracing::info!(%queue, concurrency = consumer.concurrency, pollers, ?visibility_timeout, "consumer started");
 

@@ -33,6 +33,11 @@ pub struct Summary {
     pub extended: u64,
     /// Deliveries whose lease was lost (an extension was refused).
     pub leases_lost: u64,
+    /// Messages delivered again while their delete was being retried, deleted with the newer receipt
+    /// handle instead of being handled twice.
+    pub redeliveries_deleted: u64,
+    /// Pollers that died (a panic in the source) and were restarted.
+    pub poller_restarts: u64,
     /// Requests made to the queue, all operations.
     pub requests: u64,
     /// `ReceiveMessage` requests.
@@ -92,6 +97,8 @@ counters! {
     empty_receives => metric_names::EMPTY_RECEIVES,
     deleted_count => metric_names::DELETED,
     ack_failures => metric_names::ACK_FAILURES,
+    poller_restarts => metric_names::POLLER_RESTARTS,
+    redeliveries_deleted => metric_names::REDELIVERIES_DELETED,
 }
 
 impl Stats {
@@ -126,6 +133,8 @@ impl Stats {
             deleted: get(&self.deleted_count),
             acknowledgements_failed: get(&self.ack_failures),
             extended: get(&self.extended),
+            poller_restarts: get(&self.poller_restarts),
+            redeliveries_deleted: get(&self.redeliveries_deleted),
             leases_lost: get(&self.leases_lost),
             requests: receive_requests
                 + requests.delete.load(Ordering::Relaxed)
