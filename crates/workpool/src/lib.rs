@@ -1,27 +1,45 @@
 //! # workpool
 //!
-//! The core of workpool, an autoscaling worker-pool runtime for Amazon SQS. This crate has no AWS
-//! dependency: it holds the [`Source`] seam every queue implements, the in-process
-//! [`memory::MemoryQueue`] with SQS semantics, and (in later modules) the consumer runtime.
+//! The core of workpool, an autoscaling worker-pool runtime for Amazon SQS: the [`Consumer`] that
+//! runs a `tower::Service` per message, many at once, and acknowledges each by its typed [`Outcome`];
+//! the [`Source`] seam every queue implements; and [`memory::MemoryQueue`], an in-process queue with
+//! SQS semantics for development, tests and the demo. This crate has no AWS dependency:
+//! `workpool_sqs::SqsSource` is the Source for Amazon SQS.
 //!
 //! ## Quickstart
 //!
 //! ```
 //! use std::time::Duration;
+//! use tower::service_fn;
 //! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
-//! use workpool::{ReceiveRequest, Source};
+//! use workpool::{BoxError, Consumer, Json, Message};
 //!
-//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), workpool::Error> {
+//! #[derive(serde::Deserialize)]
+//! struct Resize { width: u32 }
+//!
+//! async fn resize(message: Message<Json<Resize>>) -> Result<(), BoxError> {
+//!     println!("resize to {} px (delivery {})", message.body().width, message.receive_count());
+//!     Ok(()) // Ok deletes the message; Err backs off and lets it come back.
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), workpool::Error> {
 //! let queue = MemoryQueue::new(QueueConfig::standard("jobs"))?;
-//! queue.send(SendRequest::new("hello"))?;
+//! queue.send(SendRequest::new(r#"{"width": 640}"#))?;
 //!
-//! let received = queue.receive(ReceiveRequest::new(10, Duration::ZERO)).await?;
-//! assert_eq!(received[0].body, "hello");
-//! let outcome = queue.delete_batch(&[received[0].receipt_handle.clone()]).await?;
-//! assert!(outcome.all_succeeded());
-//! assert!(queue.is_empty());
+//! let drained = queue.clone();
+//! let summary = Consumer::new(queue)
+//!     .concurrency(32)
+//!     .run(service_fn(resize))
+//!     // In a service: `.with_graceful_shutdown(workpool::shutdown_signal())`.
+//!     .with_graceful_shutdown(async move {
+//!         while !drained.is_empty() { tokio::time::sleep(Duration::from_millis(5)).await }
+//!     })
+//!     .await?;
+//! assert_eq!(summary.deleted, 1);
 //! # Ok(()) }
 //! ```
+//!
+//! The [`consumer`] module explains the runtime; [`memory`] the in-process queue.
 
 mod body;
 pub mod consumer;

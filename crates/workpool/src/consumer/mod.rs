@@ -1,5 +1,22 @@
 //! The consumer runtime: [`Consumer`] polls a [`Source`] and runs a `tower::Service` per message.
 //!
+//! - **Back-pressure from readiness.** A poller asks for at most as many messages as there are free
+//!   handler slots (10 at most), so nothing is received that cannot start now. When busy, several
+//!   pollers receive at once and each waits a moment (the receive linger) to fill a batch of ten; when
+//!   idle, one long poll.
+//! - **One outcome per delivery.** The handler's result becomes an [`Outcome`]; [`action_for`] turns it
+//!   into one queue action: delete (batched, `DeleteMessageBatch`), change visibility (the failure
+//!   policy's backoff, or a handler's [`Retry`](crate::Retry)), or leave it to the queue's timeout.
+//!   Failed acknowledgements are retried with backoff. A panic is caught and counted as a failure.
+//! - **Heartbeat.** Running deliveries are extended before their visibility runs out, in batches, up to
+//!   SQS's 12 hours; if an extension is refused, [`Message::lease_lost`] is cancelled.
+//! - **FIFO.** Messages of one group run one at a time in order; after one fails, the rest of its
+//!   group from the same receive are released (visibility 0), not run out of order.
+//! - **Shutdown in two stages.** Stop receiving; let running handlers finish within the grace period;
+//!   then drop the rest and release their messages; flush acknowledgements. Nothing is lost.
+//! - **Counted.** Every request is counted by operation (the [`Summary`] and the metrics in
+//!   [`crate::metric_names`]), so the queue's bill can be read off.
+//!
 //! ```
 //! use std::time::Duration;
 //! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
