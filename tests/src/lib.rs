@@ -24,6 +24,7 @@
 pub mod conformance;
 mod emulator;
 mod memory_harness;
+pub mod reliability;
 mod sqs_harness;
 
 pub use emulator::{
