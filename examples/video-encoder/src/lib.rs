@@ -18,5 +18,8 @@ pub mod encode;
 pub mod job;
 pub mod location;
 pub mod probe;
+pub mod process;
 pub mod stderr_tail;
 pub mod storage;
+pub mod submit;
+pub mod worker;

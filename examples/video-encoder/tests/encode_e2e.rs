@@ -1,0 +1,248 @@
+//! The producer and the worker end to end on the emulator (SQS + S3 through the real AWS SDK), with a
+//! real ffmpeg: renditions land in S3 with the right height and duration; a missing input fails
+//! without stopping the worker and ends in the dead-letter queue; a job whose renditions exist is not
+//! encoded again.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use video_encoder::job::Rendition;
+use video_encoder::location::Location;
+use video_encoder::probe::probe;
+use video_encoder::storage::{s3_client, S3Objects, Store};
+use video_encoder::submit::{submit, Submission};
+use video_encoder::worker::{run_worker, WorkerSettings};
+use workpool::{FailurePolicy, Source, Summary};
+use workpool_sqs::{Producer, SqsSource};
+use workpool_tests::{aws_config, create_queue, unique_name, CreatedQueue, QueueSpec};
+
+/// A bucket of its own for one test.
+async fn bucket(config: &SdkConfig) -> String {
+    let name = unique_name("video").to_lowercase();
+    s3_client(config)
+        .create_bucket()
+        .bucket(&name)
+        .send()
+        .await
+        .expect("CreateBucket");
+    name
+}
+
+/// A job queue whose messages move to a dead-letter queue after two receives.
+async fn queues(config: &SdkConfig) -> (CreatedQueue, CreatedQueue) {
+    let dead = create_queue(config, &unique_name("video-dlq"), QueueSpec::standard()).await;
+    let jobs = create_queue(
+        config,
+        &unique_name("video-jobs"),
+        QueueSpec::standard()
+            .visibility_timeout(Duration::from_secs(30))
+            .redrive(dead.arn.clone(), 2),
+    )
+    .await;
+    (jobs, dead)
+}
+
+/// (visible, in flight) messages of a queue.
+async fn depth(config: &SdkConfig, url: &str) -> (u64, u64) {
+    let attributes = SqsSource::from_queue_url(config, url)
+        .unwrap()
+        .attributes()
+        .await
+        .expect("GetQueueAttributes");
+    (attributes.visible, attributes.not_visible)
+}
+
+/// Resolves once the job queue is empty and the dead-letter queue holds `dead_letters`.
+async fn settled(config: SdkConfig, jobs: String, dead: String, dead_letters: u64) {
+    let deadline = Instant::now() + Duration::from_secs(50);
+    loop {
+        let (visible, in_flight) = depth(&config, &jobs).await;
+        let (dead_visible, _) = depth(&config, &dead).await;
+        if visible == 0 && in_flight == 0 && dead_visible == dead_letters {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "jobs never settled: {visible} visible, {in_flight} in flight, {dead_visible} dead"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn settings() -> WorkerSettings {
+    WorkerSettings {
+        concurrency: 2,
+        visibility_timeout: Duration::from_secs(30),
+        failure_policy: FailurePolicy::Exponential {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        },
+        grace_period: Duration::from_secs(10),
+    }
+}
+
+async fn run_until_settled(
+    config: &SdkConfig,
+    jobs: &CreatedQueue,
+    dead: &CreatedQueue,
+    dead_letters: u64,
+) -> Summary {
+    let source = SqsSource::from_queue_url(config, &jobs.url).unwrap();
+    let shutdown = settled(
+        config.clone(),
+        jobs.url.clone(),
+        dead.url.clone(),
+        dead_letters,
+    );
+    run_worker(
+        source,
+        S3Objects::new(s3_client(config)),
+        &settings(),
+        shutdown,
+    )
+    .await
+    .expect("the worker runs")
+}
+
+fn renditions(specs: &[&str]) -> Vec<Rendition> {
+    specs.iter().map(|spec| spec.parse().unwrap()).collect()
+}
+
+async fn check_rendition(store: &S3Objects, location: &Location, scratch: &Path, size: (u32, u32)) {
+    let local = scratch.join(location.file_name().unwrap());
+    store.download(location, &local).await.unwrap();
+    let probed = probe(&local).await.unwrap();
+    assert_eq!(
+        (probed.video.width, probed.video.height),
+        size,
+        "{location}"
+    );
+    let seconds = probed.duration.as_secs_f64();
+    assert!((seconds - 2.0).abs() < 0.2, "{location} plays {seconds} s");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renditions_reach_s3_and_a_missing_input_does_not_stop_the_worker() {
+    let config = aws_config().await;
+    let store = S3Objects::new(s3_client(&config));
+    let bucket = bucket(&config).await;
+    let (jobs, dead) = queues(&config).await;
+    let producer = Producer::from_queue_url(&config, &jobs.url).unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let input = support::test_video(scratch.path(), "clip.mp4", 2, 320, 240);
+
+    let good = submit(
+        &store,
+        &producer,
+        &Submission {
+            input: input.display().to_string(),
+            output_prefix: format!("s3://{bucket}/out/clip"),
+            renditions: renditions(&["120:150k", "180:250k"]),
+            upload_to: None,
+        },
+    )
+    .await
+    .expect("submit the clip");
+    let uploaded = good.uploaded_to.expect("the input was uploaded");
+    assert_eq!(
+        uploaded.to_string(),
+        format!("s3://{bucket}/out/clip/source/clip.mp4")
+    );
+    assert!(store.exists(&uploaded).await.unwrap());
+    submit(
+        &store,
+        &producer,
+        &Submission {
+            input: format!("s3://{bucket}/in/missing.mp4"),
+            output_prefix: format!("s3://{bucket}/out/missing"),
+            renditions: renditions(&["120:150k"]),
+            upload_to: None,
+        },
+    )
+    .await
+    .expect("submit the missing input");
+
+    let summary = run_until_settled(&config, &jobs, &dead, 1).await;
+
+    // In: two jobs. Out: the clip deleted once done; the missing input failed on each of its two
+    // receives and went to the dead-letter queue; nothing else.
+    assert_eq!(summary.received, 3, "{summary:?}");
+    assert_eq!(summary.succeeded, 1, "{summary:?}");
+    assert_eq!(summary.failed, 2, "{summary:?}");
+    assert_eq!(summary.deleted, 1, "{summary:?}");
+    let prefix = Location::parse(&format!("s3://{bucket}/out/")).unwrap();
+    check_rendition(
+        &store,
+        &prefix.join("clip/120p.mp4"),
+        scratch.path(),
+        (160, 120),
+    )
+    .await;
+    check_rendition(
+        &store,
+        &prefix.join("clip/180p.mp4"),
+        scratch.path(),
+        (240, 180),
+    )
+    .await;
+    assert!(!store
+        .exists(&prefix.join("missing/120p.mp4"))
+        .await
+        .unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_renditions_exist_is_not_encoded_again() {
+    let config = aws_config().await;
+    let client = s3_client(&config);
+    let store = S3Objects::new(client.clone());
+    let bucket = bucket(&config).await;
+    let (jobs, dead) = queues(&config).await;
+    let marker = "encoded by an earlier run";
+    for key in ["out/done/120p.mp4", "out/done/180p.mp4"] {
+        client
+            .put_object()
+            .bucket(&bucket)
+            .key(key)
+            .body(ByteStream::from_static(marker.as_bytes()))
+            .send()
+            .await
+            .expect("PutObject");
+    }
+    // The input does not exist: had the worker tried to encode, the job would fail.
+    submit(
+        &store,
+        &Producer::from_queue_url(&config, &jobs.url).unwrap(),
+        &Submission {
+            input: format!("s3://{bucket}/in/gone.mp4"),
+            output_prefix: format!("s3://{bucket}/out/done"),
+            renditions: renditions(&["120:150k", "180:250k"]),
+            upload_to: None,
+        },
+    )
+    .await
+    .expect("submit");
+
+    let summary = run_until_settled(&config, &jobs, &dead, 0).await;
+
+    assert_eq!(
+        (summary.received, summary.succeeded, summary.failed),
+        (1, 1, 0),
+        "{summary:?}"
+    );
+    for key in ["out/done/120p.mp4", "out/done/180p.mp4"] {
+        let object = client
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap();
+        let body = object.body.collect().await.unwrap().into_bytes();
+        assert_eq!(body.as_ref(), marker.as_bytes(), "{key} was written again");
+    }
+}
