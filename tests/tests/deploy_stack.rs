@@ -166,6 +166,19 @@ async fn group_sizes(autoscaling: &AutoScaling, name: &str) -> (i32, i32, i32) {
     )
 }
 
+async fn group_arn(autoscaling: &AutoScaling, name: &str) -> String {
+    let groups = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .expect("describe the group");
+    groups.auto_scaling_groups()[0]
+        .auto_scaling_group_arn()
+        .expect("the group's ARN")
+        .to_owned()
+}
+
 async fn send_jobs(sqs: &Sqs, queue_url: &str, count: usize) {
     for batch in 0..count.div_ceil(10) {
         let mut request = sqs.send_message_batch().queue_url(queue_url);
@@ -318,6 +331,30 @@ async fn the_stack_creates_the_queues_with_redrive_and_the_groups() {
         "the controller runs on exactly one instance"
     );
     assert_eq!(outputs["ControllerMode"], "active");
+
+    // The roles scope their writes with these patterns; the real resources must match them.
+    assert_eq!(
+        attributes[&QueueAttributeName::QueueArn],
+        outputs["QueueArn"],
+        "the roles name the queue by this ARN"
+    );
+    let group_arn = group_arn(&stack.autoscaling, &outputs["WorkerGroupName"]).await;
+    assert!(
+        group_arn.starts_with("arn:aws:autoscaling:us-east-1:")
+            && group_arn.contains(":autoScalingGroup:")
+            && group_arn.ends_with(&format!(
+                ":autoScalingGroupName/{}",
+                outputs["WorkerGroupName"]
+            )),
+        "the template's IAM pattern arn:…:autoScalingGroup:*:autoScalingGroupName/<stack>-workers \
+         must match the group's ARN {group_arn}"
+    );
+    let template_pattern = "autoScalingGroup:*:autoScalingGroupName/${AWS::StackName}-workers";
+    assert_eq!(
+        TEMPLATE.matches(template_pattern).count(),
+        2,
+        "both roles scope their group writes with {template_pattern}"
+    );
     assert_eq!(
         outputs["LifecycleHookName"],
         format!(
