@@ -78,10 +78,22 @@ async fn main() -> ExitCode {
     match run(Cli::parse()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(%error, "video-encoder failed");
+            tracing::error!(error = %error_chain(&*error), "video-encoder failed");
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes, joined with ": ".
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(current) = cause {
+        text.push_str(": ");
+        text.push_str(&current.to_string());
+        cause = current.source();
+    }
+    text
 }
 
 async fn run(cli: Cli) -> Result<(), BoxError> {

@@ -35,7 +35,7 @@ pub struct VideoStream {
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
     /// ffprobe could not be started.
-    #[error("could not run ffprobe (is ffmpeg installed?): {0}")]
+    #[error("could not run ffprobe (is ffmpeg installed?)")]
     Spawn(#[source] std::io::Error),
     /// ffprobe refused the input (missing, unreadable, not a media file).
     #[error("ffprobe failed ({status}) on {input}: {stderr}")]

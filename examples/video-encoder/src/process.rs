@@ -33,19 +33,19 @@ pub enum JobError {
     #[error(transparent)]
     Invalid(#[from] InvalidJob),
     /// The input could not be fetched.
-    #[error("fetching the input: {0}")]
+    #[error("fetching the input")]
     Input(#[source] StorageError),
     /// The input is not a usable video (missing, broken, no video stream).
-    #[error("probing the input: {0}")]
+    #[error(transparent)]
     Probe(#[from] ProbeError),
     /// ffmpeg failed, or was killed when the lease was lost.
     #[error(transparent)]
     Encode(#[from] EncodeError),
     /// A rendition could not be checked or stored.
-    #[error("storing the output: {0}")]
+    #[error("storing the output")]
     Output(#[source] StorageError),
     /// No scratch folder could be made.
-    #[error("making a scratch folder: {0}")]
+    #[error("making a scratch folder")]
     Scratch(#[source] std::io::Error),
     /// The lease was lost between two renditions.
     #[error("the message's lease was lost before {height}p was encoded")]

@@ -37,7 +37,7 @@ pub struct Submitted {
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
     /// A location does not parse.
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Location {
         /// Which argument.
         what: &'static str,
@@ -49,13 +49,13 @@ pub enum SubmitError {
     #[error(transparent)]
     Invalid(#[from] InvalidJob),
     /// The local input is not there.
-    #[error("the input {0} is not a readable file: {1}")]
+    #[error("the input {} is not a readable file", .0.display())]
     Input(PathBuf, #[source] std::io::Error),
     /// Uploading the input failed.
-    #[error("uploading the input: {0}")]
+    #[error("uploading the input")]
     Upload(#[source] StorageError),
     /// Sending the message failed.
-    #[error("enqueuing the job: {0}")]
+    #[error("enqueuing the job")]
     Send(#[from] workpool_sqs::Error),
 }
 

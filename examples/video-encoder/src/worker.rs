@@ -55,12 +55,8 @@ impl Default for WorkerSettings {
 /// Handles one job message: runs it and says what becomes of the message.
 pub async fn handle_job<S: Store>(store: &S, message: Message<Json<Job>>) -> Result<(), BoxError> {
     let job = message.body();
-    let span = tracing::info_span!(
-        "job",
-        message = message.id(),
-        receive_count = message.receive_count(),
-        input = %job.input
-    );
+    // The consumer's span already names the message and its receive count.
+    let span = tracing::info_span!("job", input = %job.input);
     let result = process(store, job, message.lease_lost())
         .instrument(span.clone())
         .await;
@@ -74,14 +70,9 @@ pub async fn handle_job<S: Store>(store: &S, message: Message<Json<Job>>) -> Res
             tracing::info!(?heights, duration = duration.as_secs_f64(), "job done");
             Ok(())
         }
-        Err(error) if error.is_permanent() => {
-            tracing::error!(%error, "job discarded");
-            Err(Discard::because(error.to_string()).into())
-        }
-        Err(error) => {
-            tracing::error!(%error, "job failed; the message will come back");
-            Err(error.into())
-        }
+        // The consumer logs both with the whole error chain (ffmpeg's stderr tail included).
+        Err(error) if error.is_permanent() => Err(Discard::because(error.to_string()).into()),
+        Err(error) => Err(error.into()),
     }
 }
 

@@ -25,10 +25,10 @@ pub const LOG_EVERY_PERCENT: u32 = 25;
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
     /// ffmpeg could not be started.
-    #[error("could not run ffmpeg (is it installed?): {0}")]
+    #[error("could not run ffmpeg (is it installed?)")]
     Spawn(#[source] std::io::Error),
     /// Waiting for ffmpeg failed.
-    #[error("lost track of ffmpeg: {0}")]
+    #[error("lost track of ffmpeg")]
     Wait(#[source] std::io::Error),
     /// ffmpeg exited with an error.
     #[error("ffmpeg failed ({status}) encoding {height}p: {stderr}")]

@@ -50,7 +50,7 @@ pub enum StorageError {
         reason: &'static str,
     },
     /// A local file operation failed.
-    #[error("{action} {path}: {source}")]
+    #[error("{action} {path}")]
     Io {
         /// What was being done.
         action: &'static str,
