@@ -15,7 +15,8 @@ async fn hello(message: Message<String>) -> Result<(), BoxError> {
 async fn main() -> Result<(), BoxError> {
     tracing_subscriber::fmt().with_env_filter("info").init();
     let queue_url = std::env::var("QUEUE_URL").map_err(|_| "set QUEUE_URL to the queue's URL")?;
-    let config = workpool_sqs::aws_config_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;
+    let config =
+        workpool_sqs::aws_config_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;
     let summary = Consumer::new(SqsSource::from_queue_url(&config, &queue_url)?)
         .concurrency(8)
         .run(service_fn(hello))
