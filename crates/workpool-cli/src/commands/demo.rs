@@ -130,6 +130,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         show_duration(settings.boot_delay),
     );
     println!("policy: {}", settings.policy_line());
+    println!("{}", progress::LEGEND);
     let logs = logging::demo_logs();
     let (report, samples) = run_loop(&settings, schedule, logs.clone())
         .with_subscriber(logs)
@@ -235,6 +236,7 @@ async fn run_loop(
     let mut instance_seconds = 0.0;
     let mut peak_in_service = 0;
     let mut actions_shown = 0;
+    let mut drain_announced = false;
     let drained = loop {
         ticker.tick().await;
         runner.reconcile();
@@ -253,6 +255,13 @@ async fn run_loop(
             actions_shown = actions.len();
         }
         let produced = producer.is_finished();
+        if produced && !drain_announced {
+            progress.note(&format!(
+                "{:>4.1}s  the producer is done: draining the queue",
+                elapsed.as_secs_f64()
+            ));
+            drain_announced = true;
+        }
         let visible = queue.attributes_now().visible;
         if elapsed >= next_sample {
             let completed = tally.completed();
@@ -272,13 +281,11 @@ async fn run_loop(
             });
             progress.status(&Status {
                 elapsed,
-                draining: produced,
                 sent: sent.load(Ordering::Relaxed),
                 backlog: visible,
                 in_flight: tally.in_flight(),
                 desired: group.desired,
                 running: runner.running() as u32,
-                booting: group.pending,
                 throughput,
             });
             next_sample = Duration::from_secs(elapsed.as_secs() + 1);

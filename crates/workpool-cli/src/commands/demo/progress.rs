@@ -9,8 +9,6 @@ use std::time::Duration;
 pub struct Status {
     /// Time since the producer started.
     pub elapsed: Duration,
-    /// True once the producer has sent everything and the run is draining the queue.
-    pub draining: bool,
     /// Messages sent so far.
     pub sent: u64,
     /// Messages waiting in the queue (visible).
@@ -21,8 +19,6 @@ pub struct Status {
     pub desired: u32,
     /// Instances in service running a consumer.
     pub running: u32,
-    /// Instances still booting.
-    pub booting: u32,
     /// Jobs finished per second over the last second.
     pub throughput: f64,
 }
@@ -42,10 +38,9 @@ pub struct ScalingAction {
 
 impl std::fmt::Display for ScalingAction {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let direction = if self.to > self.from { "out" } else { "in " };
         write!(
             f,
-            "scale {direction} {:>5.1}s  desired {} -> {}: {}",
+            "{:>4.1}s  desired {} -> {}  ({})",
             self.at.as_secs_f64(),
             self.from,
             self.to,
@@ -54,18 +49,20 @@ impl std::fmt::Display for ScalingAction {
     }
 }
 
-/// Formats one status line.
+/// The legend of the status line.
+pub const LEGEND: &str =
+    "each second: messages sent, waiting, being handled; instances running/desired; jobs done";
+
+/// Formats one status line (at most 80 columns, so it can be rewritten in place on most terminals).
 pub fn status_line(status: &Status) -> String {
-    let phase = if status.draining { "drain" } else { "run  " };
     format!(
-        "{phase} {:>5.1}s  sent {:>6}  backlog {:>5}  in flight {:>4}  instances {:>2} running / {:>2} desired ({} booting)  {:>5.0} jobs/s",
+        "{:>4.1}s  sent {:>5}  backlog {:>4}  in flight {:>3}  instances {:>2}/{:<2} {:>4.0} jobs/s",
         status.elapsed.as_secs_f64(),
         status.sent,
         status.backlog,
         status.in_flight,
         status.running,
         status.desired,
-        status.booting,
         status.throughput,
     )
 }
@@ -124,7 +121,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_scaling_action_names_its_direction_and_reason() {
+    fn a_scaling_action_shows_the_change_and_its_reason() {
         let action = ScalingAction {
             at: Duration::from_millis(21_000),
             from: 2,
@@ -133,7 +130,7 @@ mod tests {
         };
         assert_eq!(
             action.to_string(),
-            "scale out  21.0s  desired 2 -> 6: scale out: the policy recommends 6"
+            "21.0s  desired 2 -> 6  (scale out: the policy recommends 6)"
         );
     }
 
@@ -141,21 +138,20 @@ mod tests {
     fn the_status_line_shows_every_figure() {
         let line = status_line(&Status {
             elapsed: Duration::from_millis(12_000),
-            draining: false,
             sent: 1800,
             backlog: 340,
             in_flight: 32,
             desired: 10,
             running: 8,
-            booting: 2,
             throughput: 158.4,
         });
+        assert!(line.len() <= 80, "{} columns: {line:?}", line.len());
         for part in [
-            "12.0s",
-            "sent   1800",
-            "backlog   340",
-            "in flight   32",
-            " 8 running / 10 desired (2 booting)",
+            "12.0s  ",
+            "sent  1800",
+            "backlog  340",
+            "in flight  32",
+            "instances  8/10 ",
             "158 jobs/s",
         ] {
             assert!(line.contains(part), "{part:?} in {line:?}");
