@@ -1,5 +1,6 @@
 //! The `video-encoder` binary: `worker` consumes jobs from SQS, `submit` enqueues one, `handle` runs
-//! one job read from stdin (for `workpool sidecar --mode exec`).
+//! one job read from stdin (for `workpool sidecar --mode exec`). Without arguments it runs `worker`
+//! configured from the environment, as `deploy/systemd/workpool-worker.service` starts it.
 //!
 //! Run with: `cargo run -p video-encoder -- --help` (see README.md).
 
@@ -37,13 +38,14 @@ enum Command {
         #[arg(long, env = "QUEUE_URL")]
         queue_url: String,
         /// Jobs encoded at once.
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, env = "VIDEO_ENCODER_CONCURRENCY", default_value_t = 1)]
         concurrency: usize,
         /// Visibility timeout of received jobs, in seconds (the heartbeat extends it while encoding).
-        #[arg(long, default_value_t = 60)]
+        #[arg(long, env = "VIDEO_ENCODER_VISIBILITY_TIMEOUT", default_value_t = 60)]
         visibility_timeout: u64,
-        /// Seconds a running encode may take to finish after shutdown starts.
-        #[arg(long, default_value_t = 300)]
+        /// Seconds running encodes may take to finish after SIGTERM; the rest go back to the queue.
+        /// Keep it below systemd's TimeoutStopSec (45 s in deploy/systemd/workpool-worker.service).
+        #[arg(long, env = "VIDEO_ENCODER_GRACE_PERIOD", default_value_t = 30)]
         grace_period: u64,
     },
     /// Upload an input (when the outputs go to S3) and enqueue its job.
@@ -75,7 +77,11 @@ async fn main() -> ExitCode {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()).await {
+    let mut arguments: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if arguments.len() == 1 {
+        arguments.push("worker".into());
+    }
+    match run(Cli::parse_from(arguments)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %error_chain(&*error), "video-encoder failed");

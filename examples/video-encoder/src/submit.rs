@@ -51,6 +51,9 @@ pub enum SubmitError {
     /// The local input is not there.
     #[error("the input {} is not a readable file", .0.display())]
     Input(PathBuf, #[source] std::io::Error),
+    /// The local output folder has no absolute form (the current directory is gone).
+    #[error("the output folder {} has no absolute path", .0.display())]
+    OutputFolder(PathBuf, #[source] std::io::Error),
     /// Uploading the input failed.
     #[error("uploading the input")]
     Upload(#[source] StorageError),
@@ -109,10 +112,18 @@ pub async fn submit<S: Store>(
             }
         }
     };
+    // A worker on the same machine may run elsewhere in the tree: local paths go out absolute.
+    let output_prefix = match &prefix {
+        Location::Local(path) => Location::Local(
+            std::path::absolute(path)
+                .map_err(|error| SubmitError::OutputFolder(path.clone(), error))?,
+        ),
+        remote => remote.clone(),
+    };
     let job = Job {
         input: job_input.to_string(),
         outputs: submission.renditions.clone(),
-        output_prefix: submission.output_prefix.clone(),
+        output_prefix: output_prefix.to_string(),
     };
     job.plan()?;
 

@@ -38,7 +38,7 @@ pub struct WorkerSettings {
 
 impl Default for WorkerSettings {
     /// One job at a time, 60 s visibility (kept up by the heartbeat), backoff from 10 s to 15 min,
-    /// and 5 minutes for a running encode to finish at shutdown.
+    /// and 30 s for a running encode to finish at shutdown (then it is killed and its job released).
     fn default() -> Self {
         Self {
             concurrency: 1,
@@ -47,7 +47,7 @@ impl Default for WorkerSettings {
                 initial: Duration::from_secs(10),
                 max: Duration::from_secs(15 * 60),
             },
-            grace_period: Duration::from_secs(300),
+            grace_period: Duration::from_secs(30),
         }
     }
 }
