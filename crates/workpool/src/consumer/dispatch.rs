@@ -110,7 +110,7 @@ impl<Svc> Dispatch<Svc> {
         }
     }
 
-    fn release(&self, receipt_handle: String, why: &str) {
+    pub(crate) fn release(&self, receipt_handle: String, why: &str) {
         tracing::debug!(queue = %self.queue, "released a message unstarted: {why}");
         self.stats.released(1);
         self.acker

@@ -34,6 +34,10 @@ pub(crate) struct Polling<S, Svc> {
     pub(crate) work_seen: Notify,
 }
 
+/// How long a receive under way when the consumer stops may still take to answer (its messages are
+/// then released).
+const RECEIVE_AT_STOP: Duration = Duration::from_secs(1);
+
 /// The pause after `failures` consecutive failed receives: 200 ms doubling to 30 s, with jitter.
 pub(crate) fn error_backoff(failures: u32) -> Duration {
     let base = Duration::from_millis(200).saturating_mul(1 << failures.saturating_sub(1).min(8));
@@ -65,9 +69,22 @@ impl<S: Source, Svc> Polling<S, Svc> {
                 request = request.with_visibility_timeout(timeout);
             }
             let received_at = Instant::now();
+            let receive = self.api.receive(request);
+            tokio::pin!(receive);
             let result = tokio::select! {
-                result = self.api.receive(request) => result,
-                () = self.stop_receiving.cancelled() => return,
+                result = &mut receive => result,
+                () = self.stop_receiving.cancelled() => {
+                    // The queue may already have handed this receive its messages: wait briefly
+                    // for the answer and release them, rather than leave them invisible until
+                    // their timeout. An idle long poll is given up after the wait.
+                    if let Ok(Ok(messages)) = tokio::time::timeout(RECEIVE_AT_STOP, receive).await {
+                        self.stats.received(messages.len() as u64);
+                        for message in messages {
+                            self.dispatch.release(message.receipt_handle, "the consumer is stopping");
+                        }
+                    }
+                    return;
+                }
             };
             match result {
                 Ok(messages) if messages.is_empty() => {
