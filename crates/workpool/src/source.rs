@@ -51,6 +51,16 @@ pub trait Source: Send + Sync + 'static {
 
     /// A name for logs and metrics (the queue name).
     fn name(&self) -> &str;
+
+    /// Whether dropping a [`receive`](Self::receive) before it answers leaves nothing taken. True for
+    /// an in-process queue that takes messages only in the instant it returns them. False (the
+    /// default) for a queue across a network: the request goes on at the server, which can hand its
+    /// messages to a receive nobody reads any more, leaving them invisible for their whole timeout.
+    /// A stopping consumer therefore lets such a receive answer (at most its wait time) and releases
+    /// what it returns.
+    fn receive_is_cancel_safe(&self) -> bool {
+        false
+    }
 }
 
 /// What one receive asks for.

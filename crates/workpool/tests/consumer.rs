@@ -579,3 +579,136 @@ async fn a_message_redelivered_while_its_delete_is_retried_is_deleted_not_handle
     assert_eq!(summary.received, 2);
     assert!(jobs.is_empty());
 }
+
+/// A queue across a network, as far as cancellation goes: each receive goes on in a task of its
+/// own (the server's) even when the consumer drops it, and whatever it takes then is handed to
+/// nobody.
+struct Remote {
+    queue: MemoryQueue,
+}
+
+impl Source for Remote {
+    type Error = workpool::Error;
+
+    async fn receive(
+        &self,
+        request: ReceiveRequest,
+    ) -> Result<Vec<workpool::RawMessage>, workpool::Error> {
+        let queue = self.queue.clone();
+        tokio::spawn(async move { queue.receive(request).await })
+            .await
+            .expect("the server's task")
+    }
+
+    async fn delete_batch(
+        &self,
+        handles: &[String],
+    ) -> Result<workpool::BatchOutcome, workpool::Error> {
+        self.queue.delete_batch(handles).await
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        changes: &[workpool::VisibilityChange],
+    ) -> Result<workpool::BatchOutcome, workpool::Error> {
+        self.queue.change_visibility_batch(changes).await
+    }
+
+    async fn attributes(&self) -> Result<workpool::QueueAttributes, workpool::Error> {
+        self.queue.attributes().await
+    }
+
+    fn name(&self) -> &str {
+        "remote"
+    }
+}
+
+/// Runs a consumer of `source` whose two handlers wait for `release` and then give their messages
+/// back (`Retry` at once); returns once both have started.
+async fn two_held_handlers<S: Source>(
+    source: S,
+    release: tokio_util::sync::CancellationToken,
+) -> (
+    workpool::Control,
+    tokio::task::JoinHandle<Result<Summary, workpool::Error>>,
+) {
+    let started = Arc::new(AtomicUsize::new(0));
+    let counter = started.clone();
+    let consumer = Consumer::new(source)
+        .concurrency(4)
+        .wait_time(Duration::from_secs(20))
+        .grace_period(Duration::from_secs(3600));
+    let control = consumer.control();
+    let run = tokio::spawn(
+        consumer
+            .run(service_fn(move |_message: Message<String>| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                let release = release.clone();
+                async move {
+                    release.cancelled().await;
+                    Err::<(), BoxError>(Retry::after(Duration::ZERO).into())
+                }
+            }))
+            .into_future(),
+    );
+    while started.load(Ordering::Relaxed) < 2 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (control, run)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_lets_a_remote_receive_answer_so_nothing_made_visible_after_it_is_taken() {
+    let jobs = queue(QueueConfig::standard("remote").visibility_timeout(Duration::from_secs(600)));
+    send_n(&jobs, 2);
+    let release = tokio_util::sync::CancellationToken::new();
+    let (control, run) = two_held_handlers(
+        Remote {
+            queue: jobs.clone(),
+        },
+        release.clone(),
+    )
+    .await;
+    // Two slots are free, so a receive is waiting on the empty queue.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    control.shutdown();
+    let stopping = Instant::now();
+    control.receiving_stopped().await;
+    // The receive under way was given its wait (20 s at most) to answer, and answered empty.
+    assert!(
+        stopping.elapsed() <= Duration::from_secs(20),
+        "{:?}",
+        stopping.elapsed()
+    );
+    // What becomes visible now (new messages, or releases as on a Spot notice) stays visible.
+    send_n(&jobs, 3);
+    release.cancel();
+    let summary = run.await.unwrap().unwrap();
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    assert_eq!(jobs.attributes_now().visible, 5, "{summary:?}");
+    assert_eq!((summary.received, summary.retried), (2, 2), "{summary:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_drops_an_in_process_receive_at_once() {
+    let jobs = queue(QueueConfig::standard("local").visibility_timeout(Duration::from_secs(600)));
+    send_n(&jobs, 2);
+    let release = tokio_util::sync::CancellationToken::new();
+    let (control, run) = two_held_handlers(jobs.clone(), release.clone()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    control.shutdown();
+    let stopping = Instant::now();
+    control.receiving_stopped().await;
+    assert!(
+        stopping.elapsed() < Duration::from_millis(100),
+        "{:?}",
+        stopping.elapsed()
+    );
+    send_n(&jobs, 3);
+    release.cancel();
+    let summary = run.await.unwrap().unwrap();
+    assert_eq!(jobs.attributes_now().visible, 5, "{summary:?}");
+    assert_eq!((summary.received, summary.retried), (2, 2), "{summary:?}");
+}

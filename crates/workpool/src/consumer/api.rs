@@ -68,6 +68,11 @@ impl<S: Source> Api<S> {
         &self.name
     }
 
+    /// See [`Source::receive_is_cancel_safe`].
+    pub(crate) fn receive_is_cancel_safe(&self) -> bool {
+        self.source.receive_is_cancel_safe()
+    }
+
     fn count<T>(
         &self,
         counters: &OperationCounters,

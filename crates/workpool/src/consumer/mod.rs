@@ -201,6 +201,7 @@ impl<S: Source> Consumer<S> {
 pub struct Control {
     paused: Arc<watch::Sender<bool>>,
     shutdown: CancellationToken,
+    receiving_stopped: CancellationToken,
 }
 
 impl Control {
@@ -208,6 +209,7 @@ impl Control {
         Self {
             paused: Arc::new(watch::Sender::new(false)),
             shutdown: CancellationToken::new(),
+            receiving_stopped: CancellationToken::new(),
         }
     }
 
@@ -229,6 +231,14 @@ impl Control {
     /// Starts a graceful shutdown, as the shutdown future would.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// Waits until the consumer receives nothing more: once a shutdown has begun and every receive
+    /// that was under way has answered (its messages released) or been given up; at once if the run
+    /// has already ended. Handlers may still be running. Whatever is made visible after this — by
+    /// releasing running messages, say — cannot come back to this consumer.
+    pub async fn receiving_stopped(&self) {
+        self.receiving_stopped.cancelled().await;
     }
 }
 
@@ -310,6 +320,8 @@ where
     Svc::Error: Into<BoxError>,
     Svc::Future: Send,
 {
+    // However the run ends, nothing receives after it.
+    let _receiving_stopped = consumer.control.receiving_stopped.clone().drop_guard();
     let queue = consumer.source.name().to_owned();
     let api = Arc::new(api::Api::new(consumer.source));
     let stats = Arc::new(stats::Stats::new(&queue));
@@ -390,6 +402,7 @@ where
     stop_receiving.cancel();
     poller_tasks.close();
     poller_tasks.wait().await;
+    consumer.control.receiving_stopped.cancel();
     drop(polling);
     handlers.close();
     if tokio::time::timeout(consumer.grace_period, handlers.wait())

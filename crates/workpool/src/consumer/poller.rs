@@ -34,9 +34,8 @@ pub(crate) struct Polling<S, Svc> {
     pub(crate) work_seen: Notify,
 }
 
-/// How long a receive under way when the consumer stops may still take to answer (its messages are
-/// then released).
-const RECEIVE_AT_STOP: Duration = Duration::from_secs(1);
+/// How long past its wait time a receive under way when the consumer stops may take to answer.
+const RECEIVE_ANSWER_MARGIN: Duration = Duration::from_secs(10);
 
 /// The pause after `failures` consecutive failed receives: 200 ms doubling to 30 s, with jitter.
 pub(crate) fn error_backoff(failures: u32) -> Duration {
@@ -74,15 +73,7 @@ impl<S: Source, Svc> Polling<S, Svc> {
             let result = tokio::select! {
                 result = &mut receive => result,
                 () = self.stop_receiving.cancelled() => {
-                    // The queue may already have handed this receive its messages: wait briefly
-                    // for the answer and release them, rather than leave them invisible until
-                    // their timeout. An idle long poll is given up after the wait.
-                    if let Ok(Ok(messages)) = tokio::time::timeout(RECEIVE_AT_STOP, receive).await {
-                        self.stats.received(messages.len() as u64);
-                        for message in messages {
-                            self.dispatch.release(message.receipt_handle, "the consumer is stopping");
-                        }
-                    }
+                    self.finish_receive_at_stop(receive, request.wait, received_at).await;
                     return;
                 }
             };
@@ -123,6 +114,42 @@ impl<S: Source, Svc> Polling<S, Svc> {
                     }
                 }
             }
+        }
+    }
+
+    /// The end of a receive that was under way when the consumer began to stop. An in-process
+    /// queue's receive is simply dropped. A remote queue goes on with the request and may hand it
+    /// messages at any moment until its wait is over, so it is given that long to answer and what
+    /// it returns is released — never left invisible until its timeout, and never taken from a
+    /// release that follows the stop (a Spot notice's, say).
+    async fn finish_receive_at_stop(
+        &self,
+        receive: impl std::future::Future<Output = Result<Vec<crate::source::RawMessage>, S::Error>>,
+        wait: Duration,
+        received_at: Instant,
+    ) {
+        if self.api.receive_is_cancel_safe() {
+            return;
+        }
+        let remaining =
+            (received_at + wait + RECEIVE_ANSWER_MARGIN).saturating_duration_since(Instant::now());
+        tracing::debug!(
+            queue = self.api.name(),
+            ?remaining,
+            "stopping: waiting for the receive under way to answer"
+        );
+        match tokio::time::timeout(remaining, receive).await {
+            Ok(Ok(messages)) => {
+                self.stats.received(messages.len() as u64);
+                for message in messages {
+                    self.dispatch
+                        .release(message.receipt_handle, "the consumer is stopping");
+                }
+            }
+            Ok(Err(error)) => tracing::debug!(queue = self.api.name(),
+                error = %crate::outcome::error_chain(&error), "the last receive failed"),
+            Err(_) => tracing::warn!(queue = self.api.name(),
+                "the last receive did not answer in time; what it took comes back after its visibility timeout"),
         }
     }
 
