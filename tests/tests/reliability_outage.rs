@@ -192,6 +192,7 @@ async fn the_sidecar_rides_out_an_outage_and_loses_nothing() {
         .auto_scaling(AutoScalingMode::Off)
         .listen("127.0.0.1:0")
         .concurrency(4)
+        .wait_time(Duration::from_secs(2))
         .grace_period(Duration::from_secs(5));
     let bound = Sidecar::new(config).bind().await.expect("bind the sidecar");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -42,6 +42,7 @@ pub struct SidecarConfig {
     pub(crate) concurrency: usize,
     pub(crate) visibility_timeout: Option<Duration>,
     pub(crate) grace_period: Duration,
+    pub(crate) wait_time: Duration,
     pub(crate) receive_linger: Duration,
     pub(crate) sns_unwrap: bool,
     pub(crate) listen: String,
@@ -73,6 +74,7 @@ impl SidecarConfig {
             concurrency: 10,
             visibility_timeout: None,
             grace_period: Duration::from_secs(30),
+            wait_time: Duration::from_secs(20),
             receive_linger: Duration::from_millis(20),
             sns_unwrap: false,
             listen: "127.0.0.1:9432".into(),
@@ -168,6 +170,14 @@ impl SidecarConfig {
     /// How long running hand-offs may take to finish after SIGTERM; the rest are released. Default 30 s.
     pub fn grace_period(mut self, grace: Duration) -> Self {
         self.grace_period = grace;
+        self
+    }
+
+    /// How long a receive waits for a message (long polling), up to 20 s. A stopping sidecar lets the
+    /// receive under way answer, so this also bounds how long an idle sidecar takes to stop.
+    /// Default 20 s.
+    pub fn wait_time(mut self, wait: Duration) -> Self {
+        self.wait_time = wait.min(Duration::from_secs(20));
         self
     }
 

@@ -107,6 +107,12 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "how long running hand-offs may finish after SIGTERM",
     ),
     key(
+        "wait_time",
+        "--wait-time",
+        "20s",
+        "how long a receive waits for a message (long polling, at most 20s); a stop waits for the receive under way",
+    ),
+    key(
         "receive_linger",
         "--receive-linger",
         "20ms",
@@ -428,6 +434,15 @@ fn apply(config: &mut SidecarConfig, name: &str, value: &str) -> Result<(), Stri
             config.visibility_timeout = Some(timeout);
         }
         "grace_period" => config.grace_period = parse_duration(value)?,
+        "wait_time" => {
+            let wait = parse_duration(value)?;
+            if wait > Duration::from_secs(20) {
+                return Err(format!(
+                    "at most 20s (SQS's long-poll limit), got {value:?}"
+                ));
+            }
+            config.wait_time = wait;
+        }
         "receive_linger" => config.receive_linger = parse_duration(value)?,
         "sns_unwrap" => config.sns_unwrap = boolean(value)?,
         "listen" => {
@@ -605,7 +620,8 @@ mod tests {
                 || name.contains("interval")
                 || name.contains("delay")
                 || name.contains("period")
-                || name.contains("linger") =>
+                || name.contains("linger")
+                || name.contains("wait") =>
             {
                 "1s"
             }

@@ -128,6 +128,7 @@ impl BoundSidecar {
         let mut consumer = Consumer::new(source)
             .concurrency(config.concurrency)
             .grace_period(config.grace_period)
+            .wait_time(config.wait_time)
             .receive_linger(config.receive_linger);
         if let Some(timeout) = config.visibility_timeout {
             consumer = consumer.visibility_timeout(timeout);
@@ -188,8 +189,11 @@ impl BoundSidecar {
                     InstanceNotice::Terminating => drain.run().await,
                     InstanceNotice::SpotInterruption(spot) => {
                         tracing::warn!(action = %spot.action, time = %spot.time, "Spot interruption notice: releasing in-flight messages");
-                        drain.in_flight.release_all();
+                        // Stop receiving first: a message released while a receive is still under
+                        // way would come straight back to this instance.
                         drain.control.shutdown();
+                        drain.control.receiving_stopped().await;
+                        drain.in_flight.release_all();
                     }
                 }
                 Some(notice)

@@ -18,6 +18,8 @@ const SPOT_INSTANCE_ACTION: &str = "/latest/meta-data/spot/instance-action";
 
 fn config(queue_url: &str, app: &App, imds: &FakeImds) -> SidecarConfig {
     SidecarConfig::new(queue_url)
+        // A stop waits for the receive under way: keep the long poll short.
+        .wait_time(Duration::from_secs(2))
         .endpoint_url(Some(support::endpoint()))
         .http_url(app.url().parse().unwrap())
         .listen("127.0.0.1:0")

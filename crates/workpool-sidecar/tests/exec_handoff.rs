@@ -17,6 +17,8 @@ fn scratch_directory(name: &str) -> PathBuf {
 
 fn config(queue_url: &str, command: String) -> SidecarConfig {
     SidecarConfig::new(queue_url)
+        // A stop waits for the receive under way: keep the long poll short.
+        .wait_time(Duration::from_secs(2))
         .endpoint_url(Some(support::endpoint()))
         .mode(Mode::Exec)
         .command(Some(command))

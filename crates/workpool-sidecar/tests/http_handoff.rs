@@ -12,6 +12,8 @@ use workpool_sidecar::{AutoScalingMode, Ending, Report, Sidecar, SidecarConfig};
 /// A sidecar for `queue_url` handing off to `app`, Auto Scaling off, status on a free port.
 fn config(queue_url: &str, app: &App) -> SidecarConfig {
     SidecarConfig::new(queue_url)
+        // A stop waits for the receive under way: keep the long poll short.
+        .wait_time(Duration::from_secs(2))
         .endpoint_url(Some(support::endpoint()))
         .http_url(app.url().parse().unwrap())
         .auto_scaling(AutoScalingMode::Off)

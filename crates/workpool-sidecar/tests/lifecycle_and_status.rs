@@ -14,6 +14,8 @@ use workpool_sidecar::{AutoScalingMode, Ending, Report, Sidecar, SidecarConfig};
 
 fn config(queue_url: &str, app: &App) -> SidecarConfig {
     SidecarConfig::new(queue_url)
+        // A stop waits for the receive under way: keep the long poll short.
+        .wait_time(Duration::from_secs(2))
         .endpoint_url(Some(support::endpoint()))
         .http_url(app.url().parse().unwrap())
         .auto_scaling(AutoScalingMode::Off)
