@@ -34,11 +34,15 @@ pub struct WorkerSettings {
     pub failure_policy: FailurePolicy,
     /// How long running encodes may go on after shutdown starts.
     pub grace_period: Duration,
+    /// How long a receive waits for a job (long polling, at most 20 s); a stopping worker lets the
+    /// receive under way answer first, so this also bounds how long an idle worker takes to stop.
+    pub wait_time: Duration,
 }
 
 impl Default for WorkerSettings {
     /// One job at a time, 60 s visibility (kept up by the heartbeat), backoff from 10 s to 15 min,
-    /// and 30 s for a running encode to finish at shutdown (then it is killed and its job released).
+    /// 30 s for a running encode to finish at shutdown (then it is killed and its job released), and
+    /// 20 s long polls.
     fn default() -> Self {
         Self {
             concurrency: 1,
@@ -48,6 +52,7 @@ impl Default for WorkerSettings {
                 max: Duration::from_secs(15 * 60),
             },
             grace_period: Duration::from_secs(30),
+            wait_time: Duration::from_secs(20),
         }
     }
 }
@@ -97,6 +102,7 @@ where
         .visibility_timeout(settings.visibility_timeout)
         .failure_policy(settings.failure_policy)
         .grace_period(settings.grace_period)
+        .wait_time(settings.wait_time)
         .run(handler)
         .with_graceful_shutdown(shutdown)
         .await

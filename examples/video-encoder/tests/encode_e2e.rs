@@ -1,7 +1,7 @@
 //! The producer and the worker end to end on the emulator (SQS + S3 through the real AWS SDK), with a
 //! real ffmpeg: renditions land in S3 with the right height and duration; a missing input fails
 //! without stopping the worker and ends in the dead-letter queue; a job whose renditions exist is not
-//! encoded again.
+//! encoded again; an encode longer than the visibility timeout is kept invisible by the heartbeat.
 
 mod support;
 
@@ -82,6 +82,7 @@ fn settings() -> WorkerSettings {
             max: Duration::from_secs(1),
         },
         grace_period: Duration::from_secs(10),
+        wait_time: Duration::from_secs(1),
     }
 }
 
@@ -90,6 +91,16 @@ async fn run_until_settled(
     jobs: &CreatedQueue,
     dead: &CreatedQueue,
     dead_letters: u64,
+) -> Summary {
+    run_with(config, jobs, dead, dead_letters, &settings()).await
+}
+
+async fn run_with(
+    config: &SdkConfig,
+    jobs: &CreatedQueue,
+    dead: &CreatedQueue,
+    dead_letters: u64,
+    settings: &WorkerSettings,
 ) -> Summary {
     let source = SqsSource::from_queue_url(config, &jobs.url).unwrap();
     let shutdown = settled(
@@ -101,7 +112,7 @@ async fn run_until_settled(
     run_worker(
         source,
         S3Objects::new(s3_client(config)),
-        &settings(),
+        settings,
         shutdown,
     )
     .await
@@ -245,4 +256,45 @@ async fn a_job_whose_renditions_exist_is_not_encoded_again() {
         let body = object.body.collect().await.unwrap().into_bytes();
         assert_eq!(body.as_ref(), marker.as_bytes(), "{key} was written again");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encode_longer_than_the_visibility_timeout_is_not_redelivered() {
+    let config = aws_config().await;
+    let store = S3Objects::new(s3_client(&config));
+    let bucket = bucket(&config).await;
+    let (jobs, dead) = queues(&config).await;
+    let scratch = tempfile::tempdir().unwrap();
+    // Upscaling 10 s to 1080 lines takes ffmpeg several seconds: longer than the 2 s visibility.
+    let input = support::test_video(scratch.path(), "long.mp4", 10, 320, 240);
+    submit(
+        &store,
+        &Producer::from_queue_url(&config, &jobs.url).unwrap(),
+        &Submission {
+            input: input.display().to_string(),
+            output_prefix: format!("s3://{bucket}/out/long"),
+            renditions: renditions(&["1080:4M"]),
+            upload_to: None,
+        },
+    )
+    .await
+    .expect("submit");
+    let short_visibility = WorkerSettings {
+        visibility_timeout: Duration::from_secs(2),
+        ..settings()
+    };
+
+    let started = Instant::now();
+    let summary = run_with(&config, &jobs, &dead, 0, &short_visibility).await;
+
+    assert!(
+        started.elapsed() > Duration::from_secs(3),
+        "the encode was too quick to need the heartbeat ({:?})",
+        started.elapsed()
+    );
+    assert!(summary.extended >= 1, "{summary:?}");
+    // With two free slots, a redelivery would have been received and encoded a second time.
+    assert_eq!((summary.received, summary.succeeded), (1, 1), "{summary:?}");
+    let output = Location::parse(&format!("s3://{bucket}/out/long/1080p.mp4")).unwrap();
+    assert!(store.exists(&output).await.unwrap());
 }
