@@ -165,6 +165,17 @@ pub enum Error {
         limit: usize,
     },
 
+    /// The message's body is empty. SQS refuses it (`MissingParameter`), though some emulators
+    /// accept it; send at least one character.
+    #[error(
+        "message for queue `{queue}` has an empty body; SQS needs at least one character (send a \
+         placeholder such as `{{}}` if the message carries nothing)"
+    )]
+    EmptyBody {
+        /// The queue URL.
+        queue: String,
+    },
+
     /// A setting is out of range; the message names the setting and the allowed range.
     #[error("queue `{queue}`: invalid setting {setting}: {reason}")]
     InvalidSetting {

@@ -49,8 +49,8 @@ pub struct SentMessage {
 pub struct SendFailure {
     /// The message's index in the input.
     pub index: usize,
-    /// The error code: SQS's (such as `InvalidParameterValue`), or `MessageTooLong` when the
-    /// producer refused the message before sending because of its size.
+    /// The error code: SQS's (such as `InvalidParameterValue`), or, when the producer refused the
+    /// message before sending, `MessageTooLong` (its size) or `EmptyBody` (nothing to send).
     pub code: String,
     /// What went wrong.
     pub message: String,
@@ -130,11 +130,17 @@ impl Producer {
         self.url.as_str()
     }
 
-    /// Sends one message with `SendMessage`. A message over the size limit is refused without a
-    /// request ([`Error::MessageTooLarge`]).
+    /// Sends one message with `SendMessage`. A message over the size limit
+    /// ([`Error::MessageTooLarge`]) or with an empty body ([`Error::EmptyBody`]) is refused without a
+    /// request.
     pub async fn send(&self, message: OutgoingMessage) -> Result<SentMessage, Error> {
         const OPERATION: &str = "SendMessage";
         let context = self.context();
+        if message.body().is_empty() {
+            return Err(Error::EmptyBody {
+                queue: self.url.to_string(),
+            });
+        }
         let size = message.size();
         if size > self.max_message_bytes {
             return Err(Error::MessageTooLarge {
@@ -174,8 +180,9 @@ impl Producer {
     }
 
     /// Sends many messages with `SendMessageBatch`, 10 (and at most the size limit) per call, in
-    /// input order. Messages SQS refuses, and messages over the size limit (refused before sending),
-    /// are reported in [`SendReport::failed`] by input index; the rest are sent.
+    /// input order. Messages SQS refuses, and messages over the size limit or with an empty body
+    /// (refused before sending), are reported in [`SendReport::failed`] by input index; the rest are
+    /// sent.
     ///
     /// When a call fails as a whole (unreachable, throttled, no such queue), sending stops: the error
     /// is returned as is when nothing was sent yet, or as [`Error::SendInterrupted`] saying how many
@@ -188,6 +195,15 @@ impl Producer {
         let mut batch: Vec<(usize, OutgoingMessage)> = Vec::with_capacity(workpool::MAX_BATCH);
         let mut batch_bytes = 0;
         for (index, message) in messages.into_iter().enumerate() {
+            if message.body().is_empty() {
+                report.failed.push(SendFailure {
+                    index,
+                    code: "EmptyBody".into(),
+                    message: "the body is empty; SQS needs at least one character".into(),
+                    sender_fault: true,
+                });
+                continue;
+            }
             let size = message.size();
             if size > self.max_message_bytes {
                 report.failed.push(SendFailure {
