@@ -1,10 +1,11 @@
 //! [`Message<T>`]: what a handler receives — a decoded body plus the queue's metadata.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::consumer::LeaseRef;
 use crate::source::{MessageAttribute, RawMessage};
 
 /// A message handed to a handler: the body decoded as `T` plus everything the queue said about it.
@@ -15,7 +16,7 @@ use crate::source::{MessageAttribute, RawMessage};
 pub struct Message<T> {
     body: T,
     metadata: Metadata,
-    lease: CancellationToken,
+    lease: LeaseRef,
 }
 
 /// What the queue reports about a message, apart from its body.
@@ -68,13 +69,16 @@ impl<T> Message<T> {
         Self {
             body,
             metadata,
-            lease: CancellationToken::new(),
+            lease: LeaseRef::detached(),
         }
     }
 
-    pub(crate) fn with_lease(mut self, lease: CancellationToken) -> Self {
-        self.lease = lease;
-        self
+    pub(crate) fn leased(body: T, metadata: Metadata, lease: LeaseRef) -> Self {
+        Self {
+            body,
+            metadata,
+            lease,
+        }
     }
 
     /// The decoded body.
@@ -117,6 +121,16 @@ impl<T> Message<T> {
     /// period. A long handler can `select!` on `lease_lost().cancelled()` to stop early instead of
     /// running on as a duplicate.
     pub fn lease_lost(&self) -> &CancellationToken {
-        &self.lease
+        self.lease.lost()
+    }
+
+    /// Keeps this delivery invisible for `timeout` from now (the whole stay is capped at SQS's 12
+    /// hours), for a job whose length is known only once it starts — a video's duration, say. The
+    /// consumer's heartbeat changes the message's visibility at once and from then on extends it by
+    /// `timeout` whenever less than a third is left, instead of by the consumer's visibility timeout.
+    /// Does nothing once the lease is lost, when the consumer's heartbeat is off, or for a message
+    /// built with [`Message::new`].
+    pub fn set_visibility_timeout(&self, timeout: Duration) {
+        self.lease.request_timeout(timeout);
     }
 }

@@ -153,6 +153,40 @@ async fn the_heartbeat_keeps_a_slow_message_invisible_past_its_timeout() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_handler_can_set_its_own_visibility_timeout() {
+    let jobs =
+        queue(QueueConfig::standard("own-timeout").visibility_timeout(Duration::from_secs(3)));
+    send_n(&jobs, 1);
+    let watcher = jobs.clone();
+    let peeks = tokio::spawn(async move {
+        let mut stolen = 0;
+        for _ in 0..110 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            stolen += watcher
+                .receive(ReceiveRequest::new(10, Duration::ZERO))
+                .await
+                .unwrap()
+                .len();
+        }
+        stolen
+    });
+    let summary = Consumer::new(jobs.clone())
+        .run(service_fn(|message: Message<String>| async move {
+            // A job known to take about two minutes: ask for five, once.
+            message.set_visibility_timeout(Duration::from_secs(300));
+            tokio::time::sleep(Duration::from_secs(120)).await;
+            Ok::<_, BoxError>(())
+        }))
+        .with_graceful_shutdown(drained(jobs.clone()))
+        .await
+        .unwrap();
+    assert_eq!(peeks.await.unwrap(), 0, "the message stayed invisible");
+    // One change to 300 s, and none of the forty-odd 3-second extensions the default would need.
+    assert_eq!(summary.extended, 1, "{summary:?}");
+    assert_eq!(summary.deleted, 1);
+}
+
+#[tokio::test(start_paused = true)]
 async fn fifo_groups_run_in_order_one_at_a_time() {
     let jobs = queue(QueueConfig::fifo("orders.fifo").content_based_deduplication(true));
     for i in 0..30 {

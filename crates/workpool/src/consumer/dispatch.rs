@@ -17,7 +17,7 @@ use tower::{Service, ServiceExt};
 use tracing::Instrument;
 
 use super::ack::{action_for, Acker, Action};
-use super::heartbeat::Leases;
+use super::heartbeat::{BatchGuard, Leases};
 use super::stats::Stats;
 use crate::body::FromBody;
 use crate::failure_policy::FailurePolicy;
@@ -44,7 +44,8 @@ pub(crate) struct Dispatch<Svc> {
 impl<Svc> Dispatch<Svc> {
     /// Starts handling a received batch in one task: its messages run concurrently, except that
     /// messages of one FIFO group run one after another. `permit` holds one handler slot per message;
-    /// each slot is freed as soon as its message is done.
+    /// each slot is freed as soon as its message is done. When the grace period runs out, whatever of
+    /// the batch is still running or waiting is dropped and released.
     pub(crate) fn start<T>(
         self: &Arc<Self>,
         messages: Vec<RawMessage>,
@@ -58,53 +59,76 @@ impl<Svc> Dispatch<Svc> {
         Svc::Future: Send,
     {
         let dispatch = self.clone();
-        let runs: Vec<(Vec<RawMessage>, Vec<OwnedSemaphorePermit>)> = fifo_groups(messages)
+        let batch = self
+            .leases
+            .hold(&messages, received_at, self.visibility_timeout);
+        let fifo = messages.iter().any(|message| message.group_id.is_some());
+        let deliveries: Vec<Delivery> = messages
             .into_iter()
-            .map(|run| {
-                let permits = (0..run.len()).filter_map(|_| permit.split(1)).collect();
-                (run, permits)
-            })
+            .enumerate()
+            .filter_map(|(index, raw)| permit.split(1).map(|slot| Delivery { index, raw, slot }))
             .collect();
         self.handlers.spawn(async move {
-            let mut running: FuturesUnordered<_> = runs
-                .into_iter()
-                .map(|(run, permits)| dispatch.run_group::<T>(run, permits, received_at))
-                .collect();
-            while running.next().await.is_some() {}
+            let all_done = async {
+                if fifo {
+                    let mut running: FuturesUnordered<_> = fifo_groups(deliveries)
+                        .into_iter()
+                        .map(|group| dispatch.run_group::<T>(group, &batch))
+                        .collect();
+                    while running.next().await.is_some() {}
+                } else {
+                    let (dispatch, batch) = (&dispatch, &batch);
+                    let mut running: FuturesUnordered<_> = deliveries
+                        .into_iter()
+                        .map(|delivery| async move {
+                            let Delivery { index, raw, slot } = delivery;
+                            dispatch.deliver::<T>(index, raw, batch).await;
+                            drop(slot);
+                        })
+                        .collect();
+                    while running.next().await.is_some() {}
+                }
+            };
+            tokio::select! {
+                biased;
+                () = all_done => {}
+                () = dispatch.hard_stop.cancelled() => {
+                    for receipt_handle in batch.abandon_unfinished() {
+                        dispatch.release(receipt_handle, "the grace period ran out before it was done");
+                    }
+                }
+            }
         });
     }
 
     /// Runs a group's messages in order; after one that does not end done, the rest are released.
-    async fn run_group<T>(
-        &self,
-        group: Vec<RawMessage>,
-        mut permits: Vec<OwnedSemaphorePermit>,
-        received_at: Instant,
-    ) where
+    async fn run_group<T>(&self, group: Vec<Delivery>, batch: &BatchGuard)
+    where
         T: FromBody,
         Svc: Service<Message<T>> + Clone + Send + Sync + 'static,
         Svc::Response: Into<Outcome>,
         Svc::Error: Into<BoxError>,
         Svc::Future: Send,
     {
-        let mut messages = group.into_iter();
+        let mut deliveries = group.into_iter();
         let mut first = true;
-        while let Some(raw) = messages.next() {
-            let _slot = permits.pop();
-            let stopping = self.stop_receiving.is_cancelled() || self.hard_stop.is_cancelled();
-            let go_on = if stopping && !first {
+        while let Some(Delivery { index, raw, slot }) = deliveries.next() {
+            let go_on = if !first && self.stop_receiving.is_cancelled() {
                 self.release(raw.receipt_handle, "the consumer is stopping");
+                batch.finish(index);
                 false
             } else {
-                self.deliver::<T>(raw, received_at).await
+                self.deliver::<T>(index, raw, batch).await
             };
+            drop(slot);
             first = false;
             if !go_on {
-                for rest in messages.by_ref() {
+                for rest in deliveries.by_ref() {
                     self.release(
-                        rest.receipt_handle,
+                        rest.raw.receipt_handle,
                         "an earlier message of its FIFO group did not succeed",
                     );
+                    batch.finish(rest.index);
                 }
             }
         }
@@ -117,8 +141,8 @@ impl<Svc> Dispatch<Svc> {
             .apply(receipt_handle, "", Action::ChangeVisibility(Duration::ZERO));
     }
 
-    /// Handles one delivery; true when it ended done (deleted), so its group may go on.
-    async fn deliver<T>(&self, raw: RawMessage, received_at: Instant) -> bool
+    /// Handles message `index` of `batch`; true when it ended done (deleted), so its group may go on.
+    async fn deliver<T>(&self, index: usize, raw: RawMessage, batch: &BatchGuard) -> bool
     where
         T: FromBody,
         Svc: Service<Message<T>> + Clone + Send + Sync + 'static,
@@ -133,16 +157,9 @@ impl<Svc> Dispatch<Svc> {
             self.stats.redeliveries_deleted(1);
             self.acker
                 .apply(raw.receipt_handle, &raw.message_id, Action::Delete);
+            batch.finish(index);
             return true;
         }
-        let lost = CancellationToken::new();
-        let _lease = self.leases.hold(
-            &raw.receipt_handle,
-            received_at,
-            self.visibility_timeout,
-            raw.first_received_at,
-            lost.clone(),
-        );
         let span = tracing::info_span!("message", queue = %self.queue, message_id = %raw.message_id,
             receive_count = raw.receive_count);
         let (metadata, body) = Metadata::split(raw);
@@ -152,30 +169,16 @@ impl<Svc> Dispatch<Svc> {
         let outcome = match T::from_body(body) {
             Err(error) => Outcome::Failed(error.to_string()),
             Ok(body) => {
-                let message = Message::new(body, metadata).with_lease(lost);
-                self.stats.handler_started();
-                let started = Instant::now();
-                let called = tokio::select! {
-                    biased;
-                    called = call(self.service.clone(), message).instrument(span.clone()) => Some(called),
-                    () = self.hard_stop.cancelled() => None,
-                };
-                self.stats.handler_finished(started.elapsed());
-                match called {
-                    Some(Called { outcome, panicked }) => {
-                        if panicked {
-                            self.stats.panics(1);
-                        }
-                        outcome
-                    }
-                    None => {
-                        self.release(
-                            receipt_handle,
-                            "the grace period ran out while it was running",
-                        );
-                        return false;
-                    }
+                let message = Message::leased(body, metadata, batch.lease(index));
+                let running = self.stats.handler_running();
+                let Called { outcome, panicked } = call(self.service.clone(), message)
+                    .instrument(span.clone())
+                    .await;
+                drop(running);
+                if panicked {
+                    self.stats.panics(1);
                 }
+                outcome
             }
         };
         let _entered = span.enter();
@@ -195,6 +198,8 @@ impl<Svc> Dispatch<Svc> {
             }
         }
         let done = matches!(outcome, Outcome::Done | Outcome::Discard(_));
+        // Queued and marked finished in one step: a hard stop between the two cannot release a
+        // message that is already acknowledged.
         self.acker.apply(
             receipt_handle,
             &message_id,
@@ -205,8 +210,17 @@ impl<Svc> Dispatch<Svc> {
                 fastrand::f64(),
             ),
         );
+        batch.finish(index);
         done
     }
+}
+
+/// One received message on its way to a handler, with the slot it holds.
+struct Delivery {
+    /// Its place in the received batch (its lease).
+    index: usize,
+    raw: RawMessage,
+    slot: OwnedSemaphorePermit,
 }
 
 struct Called {
@@ -252,20 +266,35 @@ fn panicked(panic: Box<dyn std::any::Any + Send>) -> Called {
 
 /// Splits a received batch into runs that must go one at a time: one per FIFO message group (in the
 /// order received), and a run of one for each message without a group.
-fn fifo_groups(messages: Vec<RawMessage>) -> Vec<Vec<RawMessage>> {
-    let mut groups: Vec<Vec<RawMessage>> = Vec::with_capacity(messages.len());
+fn fifo_groups<M: Grouped>(messages: Vec<M>) -> Vec<Vec<M>> {
+    let mut groups: Vec<Vec<M>> = Vec::with_capacity(messages.len());
     for message in messages {
-        let same_group = message.group_id.as_ref().and_then(|group| {
-            groups
-                .iter_mut()
-                .find(|run| run[0].group_id.as_ref() == Some(group))
-        });
+        let same_group = message
+            .group()
+            .and_then(|group| groups.iter_mut().find(|run| run[0].group() == Some(group)));
         match same_group {
             Some(run) => run.push(message),
             None => groups.push(vec![message]),
         }
     }
     groups
+}
+
+/// Something that may belong to a FIFO message group.
+trait Grouped {
+    fn group(&self) -> Option<&str>;
+}
+
+impl Grouped for RawMessage {
+    fn group(&self) -> Option<&str> {
+        self.group_id.as_deref()
+    }
+}
+
+impl Grouped for Delivery {
+    fn group(&self) -> Option<&str> {
+        self.raw.group()
+    }
 }
 
 #[cfg(test)]

@@ -1,146 +1,339 @@
-//! The visibility heartbeat: every running delivery holds a lease in [`Leases`]; a task extends, in
-//! batches, those whose visibility is about to run out, up to SQS's 12-hour cap. A delivery whose
-//! extension the queue refuses has lost its lease: its `lease_lost` token is cancelled so the handler
-//! can stop instead of running on as a duplicate.
+//! The visibility heartbeat. Every received batch holds its messages' leases in [`Leases`] (one
+//! registration per batch, not per message, so a fast handler costs the heartbeat nothing but a flag);
+//! a task extends, in batches, the leases whose visibility is about to run out, up to SQS's 12-hour
+//! cap. A delivery whose extension the queue refuses, or that reaches the cap, has lost its lease: its
+//! `lease_lost` token is cancelled so the handler can stop instead of running on as a duplicate.
+//!
+//! A handler may ask for its own visibility timeout ([`Message::set_visibility_timeout`]): the
+//! heartbeat applies it at once and extends by it from then on.
+//!
+//! [`Message::set_visibility_timeout`]: crate::Message::set_visibility_timeout
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::api::Api;
 use super::stats::Stats;
-use crate::source::{Source, VisibilityChange, MAX_BATCH, MAX_VISIBILITY};
+use crate::source::{RawMessage, Source, VisibilityChange, MAX_BATCH, MAX_VISIBILITY};
 
-struct Lease {
+/// The longest the heartbeat sleeps between looks at the leases.
+const LONGEST_BEAT: Duration = Duration::from_secs(10);
+/// The shortest, so that a lease due again at once cannot make it spin.
+const SHORTEST_BEAT: Duration = Duration::from_millis(100);
+
+/// One delivery's lease, as its handler sees it (through its [`Message`](crate::Message)) and as the
+/// heartbeat sees it.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseState {
+    lost: OnceLock<CancellationToken>,
+    is_lost: AtomicBool,
+    done: AtomicBool,
+    /// A visibility timeout the handler asked for, in milliseconds, shifted left by one; the low bit
+    /// is set until the heartbeat has applied it. Zero: none asked for.
+    requested: AtomicU64,
+}
+
+impl LeaseState {
+    /// The token cancelled when the lease is lost (made on first use).
+    pub(crate) fn lost(&self) -> &CancellationToken {
+        self.lost.get_or_init(CancellationToken::new)
+    }
+
+    /// Marks the lease lost; true the first time.
+    fn lose(&self) -> bool {
+        let first = !self.is_lost.swap(true, Ordering::AcqRel);
+        self.lost().cancel();
+        first
+    }
+
+    fn is_lost(&self) -> bool {
+        self.is_lost.load(Ordering::Acquire)
+    }
+
+    fn is_live(&self) -> bool {
+        !self.done.load(Ordering::Acquire) && !self.is_lost()
+    }
+
+    fn request(&self, timeout: Duration) {
+        let millis = timeout.min(MAX_VISIBILITY).as_millis() as u64;
+        self.requested.store((millis << 1) | 1, Ordering::Release);
+    }
+
+    /// The timeout asked for, whether it is still to be applied, and the raw value (to confirm it).
+    fn requested(&self) -> (Option<Duration>, bool, u64) {
+        let raw = self.requested.load(Ordering::Acquire);
+        let timeout = (raw != 0).then(|| Duration::from_millis(raw >> 1));
+        (timeout, raw & 1 == 1, raw)
+    }
+
+    /// The request `raw` has been applied (unless a newer one came meanwhile).
+    fn applied(&self, raw: u64) {
+        let _ = self
+            .requested
+            .compare_exchange(raw, raw & !1, Ordering::AcqRel, Ordering::Relaxed);
+    }
+}
+
+/// A delivery's handle on its lease, carried by its [`Message`](crate::Message).
+#[derive(Clone)]
+pub(crate) struct LeaseRef {
+    batch: Arc<BatchLease>,
+    index: usize,
+}
+
+impl LeaseRef {
+    /// A lease of its own that no heartbeat extends (a message built by hand, in a handler's tests).
+    pub(crate) fn detached() -> Self {
+        Self {
+            batch: Arc::new(BatchLease {
+                entries: vec![Entry {
+                    receipt_handle: String::new(),
+                    state: LeaseState::default(),
+                }]
+                .into_boxed_slice(),
+                times: Mutex::new(Vec::new()),
+                wake: None,
+            }),
+            index: 0,
+        }
+    }
+
+    fn state(&self) -> &LeaseState {
+        &self.batch.entries[self.index].state
+    }
+
+    /// See [`LeaseState::lost`].
+    pub(crate) fn lost(&self) -> &CancellationToken {
+        self.state().lost()
+    }
+
+    /// Asks the heartbeat to make the visibility `timeout` from now and to extend by it from then on.
+    pub(crate) fn request_timeout(&self, timeout: Duration) {
+        let state = self.state();
+        if !state.is_live() {
+            return;
+        }
+        state.request(timeout);
+        if let Some(wake) = &self.batch.wake {
+            wake.notify_one();
+        }
+    }
+}
+
+impl std::fmt::Debug for LeaseRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state();
+        f.debug_struct("Lease")
+            .field("lost", &state.is_lost())
+            .field("requested", &state.requested().0)
+            .finish()
+    }
+}
+
+struct Entry {
     receipt_handle: String,
+    state: LeaseState,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Times {
     visible_until: Instant,
     expires_for_good: Instant,
-    lost: CancellationToken,
 }
 
-/// The running deliveries and when each becomes visible again.
+/// The leases of one received batch.
+struct BatchLease {
+    entries: Box<[Entry]>,
+    /// Per entry; only the heartbeat reads or writes them after registration.
+    times: Mutex<Vec<Times>>,
+    wake: Option<Arc<Notify>>,
+}
+
+/// The running batches and when each of their messages becomes visible again.
 #[derive(Default)]
 pub(crate) struct Leases {
-    leases: Mutex<HashMap<u64, Lease>>,
+    batches: Mutex<HashMap<u64, Arc<BatchLease>>>,
     next_id: AtomicU64,
+    wake: Arc<Notify>,
 }
 
-/// Removes its lease when the delivery is over.
-pub(crate) struct LeaseGuard {
+/// A received batch's leases; dropping it ends them all (the batch is over).
+pub(crate) struct BatchGuard {
     leases: Arc<Leases>,
     id: u64,
+    batch: Arc<BatchLease>,
 }
 
-impl Drop for LeaseGuard {
+impl BatchGuard {
+    /// The lease of message `index` of the batch.
+    pub(crate) fn lease(&self, index: usize) -> LeaseRef {
+        LeaseRef {
+            batch: self.batch.clone(),
+            index,
+        }
+    }
+
+    /// Message `index` is acknowledged (or released): the heartbeat leaves it alone.
+    pub(crate) fn finish(&self, index: usize) {
+        self.batch.entries[index]
+            .state
+            .done
+            .store(true, Ordering::Release);
+    }
+
+    /// Ends every lease not finished yet — their handlers were dropped — and returns their receipt
+    /// handles, for release.
+    pub(crate) fn abandon_unfinished(&self) -> Vec<String> {
+        self.batch
+            .entries
+            .iter()
+            .filter(|entry| !entry.state.done.swap(true, Ordering::AcqRel))
+            .map(|entry| {
+                entry.state.lose();
+                entry.receipt_handle.clone()
+            })
+            .collect()
+    }
+}
+
+impl Drop for BatchGuard {
     fn drop(&mut self) {
         self.leases
-            .leases
+            .batches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&self.id);
     }
 }
 
+/// A lease the heartbeat is about to extend.
+struct Due {
+    batch: Arc<BatchLease>,
+    index: usize,
+    change: VisibilityChange,
+    /// The handler's request this applies, to confirm once done.
+    request: Option<u64>,
+}
+
 impl Leases {
-    /// Registers a delivery received at `received_at` with visibility `timeout`.
+    /// Registers the leases of a batch received at `received_at` with visibility `timeout`.
     pub(crate) fn hold(
         self: &Arc<Self>,
-        receipt_handle: &str,
+        messages: &[RawMessage],
         received_at: Instant,
         timeout: Duration,
-        first_received_at: Option<SystemTime>,
-        lost: CancellationToken,
-    ) -> LeaseGuard {
-        // SQS caps the total at 12 hours from the first receive; without that date, from this one.
-        let since_first = first_received_at
-            .and_then(|first| SystemTime::now().duration_since(first).ok())
-            .unwrap_or_default();
-        let expires_for_good = received_at + MAX_VISIBILITY.saturating_sub(since_first);
+    ) -> BatchGuard {
+        let now = SystemTime::now();
+        let entries = messages
+            .iter()
+            .map(|message| Entry {
+                receipt_handle: message.receipt_handle.clone(),
+                state: LeaseState::default(),
+            })
+            .collect();
+        let times = messages
+            .iter()
+            .map(|message| {
+                // SQS caps the total at 12 hours from the first receive; without that date, from
+                // this one.
+                let since_first = message
+                    .first_received_at
+                    .and_then(|first| now.duration_since(first).ok())
+                    .unwrap_or_default();
+                Times {
+                    visible_until: received_at + timeout,
+                    expires_for_good: received_at + MAX_VISIBILITY.saturating_sub(since_first),
+                }
+            })
+            .collect();
+        let batch = Arc::new(BatchLease {
+            entries,
+            times: Mutex::new(times),
+            wake: Some(self.wake.clone()),
+        });
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let lease = Lease {
-            receipt_handle: receipt_handle.to_owned(),
-            visible_until: received_at + timeout,
-            expires_for_good,
-            lost,
-        };
-        self.leases
+        self.batches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, lease);
-        LeaseGuard {
+            .insert(id, batch.clone());
+        BatchGuard {
             leases: self.clone(),
             id,
+            batch,
         }
     }
 
-    /// The leases due for extension at `now`: less than a third of `timeout` left, and not at the cap.
-    fn due(&self, now: Instant, timeout: Duration) -> Vec<(u64, VisibilityChange)> {
-        let leases = self.leases.lock().unwrap_or_else(|e| e.into_inner());
-        leases
-            .iter()
-            .filter(|(_, lease)| !lease.lost.is_cancelled())
-            .filter(|(_, lease)| lease.visible_until.saturating_duration_since(now) < timeout / 3)
-            .filter_map(|(id, lease)| {
-                let room = lease.expires_for_good.saturating_duration_since(now);
-                let extension = timeout.min(room);
-                // At the cap nothing more can be had; the message comes back when it runs out.
-                (extension > lease.visible_until.saturating_duration_since(now)).then(|| {
-                    (
-                        *id,
-                        VisibilityChange {
-                            receipt_handle: lease.receipt_handle.clone(),
-                            timeout: extension,
-                        },
-                    )
-                })
-            })
-            .collect()
-    }
-
-    fn extended(&self, id: u64, until: Instant) {
-        if let Some(lease) = self
-            .leases
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get_mut(&id)
-        {
-            lease.visible_until = until;
-        }
-    }
-
-    /// Cancels every running delivery's lease (the grace period is over).
-    pub(crate) fn lose_all(&self) {
-        for lease in self
-            .leases
+    /// The leases due for extension at `now` — less than a third of their timeout left, or a
+    /// handler's request not yet applied — and when the next one falls due. Leases at the 12-hour
+    /// cap whose time is up are lost here; `on_lost` is told of each.
+    fn due(
+        &self,
+        now: Instant,
+        default_timeout: Duration,
+        mut on_lost: impl FnMut(),
+    ) -> (Vec<Due>, Option<Instant>) {
+        let batches: Vec<Arc<BatchLease>> = self
+            .batches
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .values()
-        {
-            lease.lost.cancel();
-        }
-    }
-
-    fn lose(&self, id: u64) -> bool {
-        match self
-            .leases
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&id)
-        {
-            Some(lease) => {
-                lease.lost.cancel();
-                true
+            .cloned()
+            .collect();
+        let mut due = Vec::new();
+        let mut next: Option<Instant> = None;
+        for batch in batches {
+            let times = batch.times.lock().unwrap_or_else(|e| e.into_inner());
+            for (index, (entry, times)) in batch.entries.iter().zip(times.iter()).enumerate() {
+                if !entry.state.is_live() {
+                    continue;
+                }
+                let (requested, pending, raw) = entry.state.requested();
+                let timeout = requested.unwrap_or(default_timeout);
+                let remaining = times.visible_until.saturating_duration_since(now);
+                let room = times.expires_for_good.saturating_duration_since(now);
+                let extension = timeout.min(room);
+                let worth_it = if pending {
+                    !extension.is_zero()
+                } else {
+                    remaining < timeout / 3 && extension > remaining
+                };
+                if worth_it {
+                    due.push(Due {
+                        batch: batch.clone(),
+                        index,
+                        change: VisibilityChange {
+                            receipt_handle: entry.receipt_handle.clone(),
+                            timeout: extension,
+                        },
+                        request: pending.then_some(raw),
+                    });
+                } else if remaining.is_zero() && room <= remaining {
+                    // At the cap and out of time: the message is visible again.
+                    if entry.state.lose() {
+                        on_lost();
+                    }
+                } else {
+                    let falls_due = if room <= remaining {
+                        times.visible_until
+                    } else {
+                        times.visible_until - timeout / 3
+                    };
+                    next = Some(next.map_or(falls_due, |next| next.min(falls_due)));
+                }
             }
-            None => false,
         }
+        (due, next)
     }
 }
 
-/// Extends due leases every `timeout / 6` (at least every 100 ms, at most every 10 s) until `stop`.
+/// Extends due leases until `stop`: it looks whenever the next lease falls due, a handler asks for
+/// its own timeout, or at the latest every `timeout / 6` (100 ms to 10 s) for new batches.
 pub(crate) async fn run<S: Source>(
     api: Arc<Api<S>>,
     leases: Arc<Leases>,
@@ -148,45 +341,69 @@ pub(crate) async fn run<S: Source>(
     timeout: Duration,
     stop: CancellationToken,
 ) {
-    let tick = (timeout / 6).clamp(Duration::from_millis(100), Duration::from_secs(10));
-    let mut interval = tokio::time::interval(tick);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let longest = (timeout / 6).clamp(SHORTEST_BEAT, LONGEST_BEAT);
     loop {
+        let now = Instant::now();
+        let (due, next) = leases.due(now, timeout, || {
+            stats.leases_lost(1);
+            tracing::warn!(
+                queue = api.name(),
+                "a running message reached SQS's 12-hour visibility cap; it is visible again and its lease is lost"
+            );
+        });
+        for chunk in due.chunks(MAX_BATCH) {
+            extend(&api, &stats, chunk, now).await;
+        }
+        let wake_at = next
+            .map_or(now + longest, |next| next.min(now + longest))
+            .max(now + SHORTEST_BEAT);
         tokio::select! {
-            _ = interval.tick() => {}
+            () = tokio::time::sleep_until(wake_at) => {}
+            () = leases.wake.notified() => {}
             () = stop.cancelled() => return,
         }
-        let now = Instant::now();
-        let due = leases.due(now, timeout);
-        for chunk in due.chunks(MAX_BATCH) {
-            let changes: Vec<VisibilityChange> =
-                chunk.iter().map(|(_, change)| change.clone()).collect();
-            match api.change_visibility_batch(&changes).await {
-                Ok(outcome) => {
-                    let mut failed = vec![false; chunk.len()];
-                    for failure in &outcome.failed {
-                        let Some((id, _)) = chunk.get(failure.index) else {
-                            continue;
-                        };
-                        failed[failure.index] = true;
-                        if leases.lose(*id) {
-                            stats.leases_lost(1);
-                            tracing::warn!(queue = api.name(), code = %failure.code, reason = %failure.message,
-                                "could not extend a running message's visibility; its lease is lost");
-                        }
-                    }
-                    for ((id, change), failed) in chunk.iter().zip(failed) {
-                        if !failed {
-                            leases.extended(*id, now + change.timeout);
-                            stats.extended(1);
-                        }
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(queue = api.name(), error = %crate::outcome::error_chain(&error),
-                    "visibility extension request failed; trying again at the next beat")
+    }
+}
+
+async fn extend<S: Source>(api: &Api<S>, stats: &Stats, chunk: &[Due], now: Instant) {
+    let changes: Vec<VisibilityChange> = chunk.iter().map(|due| due.change.clone()).collect();
+    match api.change_visibility_batch(&changes).await {
+        Ok(outcome) => {
+            let mut failed = vec![false; chunk.len()];
+            for failure in &outcome.failed {
+                let Some(due) = chunk.get(failure.index) else {
+                    continue;
+                };
+                failed[failure.index] = true;
+                if due.batch.entries[due.index].state.lose() {
+                    stats.leases_lost(1);
+                    tracing::warn!(queue = api.name(), code = %failure.code, reason = %failure.message,
+                        "could not extend a running message's visibility; its lease is lost");
                 }
             }
+            for (due, failed) in chunk.iter().zip(failed) {
+                if failed {
+                    continue;
+                }
+                let state = &due.batch.entries[due.index].state;
+                if let Some(raw) = due.request {
+                    state.applied(raw);
+                }
+                if let Some(times) = due
+                    .batch
+                    .times
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .get_mut(due.index)
+                {
+                    times.visible_until = now + due.change.timeout;
+                }
+                stats.extended(1);
+            }
+        }
+        Err(error) => {
+            tracing::warn!(queue = api.name(), error = %crate::outcome::error_chain(&error),
+                "visibility extension request failed; trying again at the next beat")
         }
     }
 }
@@ -195,23 +412,32 @@ pub(crate) async fn run<S: Source>(
 mod tests {
     use super::*;
 
+    fn raw(handle: &str, first_received_at: Option<SystemTime>) -> RawMessage {
+        let mut message = RawMessage::new(handle, handle, "");
+        message.first_received_at = first_received_at;
+        message
+    }
+
+    fn due_handles(leases: &Leases, now: Instant, timeout: Duration) -> Vec<(String, Duration)> {
+        let (due, _) = leases.due(now, timeout, || {});
+        due.into_iter()
+            .map(|due| (due.change.receipt_handle, due.change.timeout))
+            .collect()
+    }
+
     #[tokio::test(start_paused = true)]
     async fn only_leases_near_their_end_are_due() {
         let leases = Arc::new(Leases::default());
         let timeout = Duration::from_secs(30);
         let now = Instant::now();
-        let _fresh = leases.hold("fresh", now, timeout, None, CancellationToken::new());
-        let _old = leases.hold(
-            "old",
-            now - Duration::from_secs(25),
-            timeout,
-            None,
-            CancellationToken::new(),
+        let _fresh = leases.hold(&[raw("fresh", None)], now, timeout);
+        let _old = leases.hold(&[raw("old", None)], now - Duration::from_secs(25), timeout);
+        assert_eq!(
+            due_handles(&leases, now, timeout),
+            vec![("old".to_owned(), timeout)]
         );
-        let due = leases.due(now, timeout);
-        assert_eq!(due.len(), 1);
-        assert_eq!(due[0].1.receipt_handle, "old");
-        assert_eq!(due[0].1.timeout, timeout);
+        let (_, next) = leases.due(now, timeout, || {});
+        assert_eq!(next, Some(now + Duration::from_secs(20)), "the fresh one");
     }
 
     #[tokio::test(start_paused = true)]
@@ -220,41 +446,77 @@ mod tests {
         let timeout = Duration::from_secs(60);
         let now = Instant::now();
         let first = SystemTime::now() - (MAX_VISIBILITY - Duration::from_secs(20));
-        let _lease = leases.hold(
-            "near-cap",
-            now,
-            Duration::from_secs(5),
-            Some(first),
-            CancellationToken::new(),
-        );
-        let due = leases.due(now, timeout);
+        let batch = leases.hold(&[raw("near-cap", Some(first))], now, Duration::from_secs(5));
+        let (due, _) = leases.due(now, timeout, || {});
         // Only the room left under the cap (the wall clock moved on a little since `first`).
-        let granted = due[0].1.timeout;
+        let granted = due[0].change.timeout;
         assert!(
             granted <= Duration::from_secs(20) && granted > Duration::from_secs(19),
             "{granted:?}"
         );
-        leases.extended(due[0].0, now + Duration::from_secs(20));
+        batch.batch.times.lock().unwrap()[0].visible_until = now + granted;
         assert!(
-            leases
-                .due(now + Duration::from_secs(15), timeout)
-                .is_empty(),
+            due_handles(&leases, now + Duration::from_secs(15), timeout).is_empty(),
             "at the cap: nothing more"
+        );
+        // Once the time under the cap is up, the lease is lost: the handler is told.
+        let mut lost = 0;
+        let (due, _) = leases.due(now + Duration::from_secs(21), timeout, || lost += 1);
+        assert!(due.is_empty());
+        assert_eq!(lost, 1);
+        assert!(batch.lease(0).lost().is_cancelled());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finished_deliveries_and_finished_batches_are_not_extended() {
+        let leases = Arc::new(Leases::default());
+        let now = Instant::now();
+        let timeout = Duration::from_secs(30);
+        let old = now - Duration::from_secs(29);
+        let batch = leases.hold(&[raw("done", None), raw("running", None)], old, timeout);
+        batch.finish(0);
+        assert_eq!(
+            due_handles(&leases, now, timeout),
+            vec![("running".to_owned(), timeout)]
+        );
+        drop(batch);
+        assert!(due_handles(&leases, now, timeout).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_handlers_own_timeout_is_applied_at_once_and_then_kept_up() {
+        let leases = Arc::new(Leases::default());
+        let now = Instant::now();
+        let timeout = Duration::from_secs(30);
+        let batch = leases.hold(&[raw("video", None)], now, timeout);
+        let lease = batch.lease(0);
+        lease.request_timeout(Duration::from_secs(600));
+        let (due, _) = leases.due(now, timeout, || {});
+        assert_eq!(due.len(), 1, "due at once, though 30 s are left");
+        assert_eq!(due[0].change.timeout, Duration::from_secs(600));
+        // Applied: from then on it is due only when less than a third of 600 s is left.
+        lease.state().applied(due[0].request.unwrap());
+        batch.batch.times.lock().unwrap()[0].visible_until = now + Duration::from_secs(600);
+        assert!(due_handles(&leases, now + Duration::from_secs(300), timeout).is_empty());
+        assert_eq!(
+            due_handles(&leases, now + Duration::from_secs(401), timeout),
+            vec![("video".to_owned(), Duration::from_secs(600))]
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_finished_delivery_drops_its_lease() {
+    async fn abandoning_loses_the_unfinished_and_names_them_for_release() {
         let leases = Arc::new(Leases::default());
         let now = Instant::now();
-        let guard = leases.hold(
-            "done",
-            now - Duration::from_secs(29),
+        let batch = leases.hold(
+            &[raw("a", None), raw("b", None), raw("c", None)],
+            now,
             Duration::from_secs(30),
-            None,
-            CancellationToken::new(),
         );
-        drop(guard);
-        assert!(leases.due(now, Duration::from_secs(30)).is_empty());
+        batch.finish(1);
+        assert_eq!(batch.abandon_unfinished(), vec!["a", "c"]);
+        assert!(batch.lease(0).lost().is_cancelled());
+        assert!(!batch.lease(1).lost().is_cancelled());
+        assert!(batch.abandon_unfinished().is_empty(), "only once");
     }
 }

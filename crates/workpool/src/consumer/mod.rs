@@ -63,6 +63,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use ack::{action_for, Action};
+pub(crate) use heartbeat::LeaseRef;
 pub use stats::Summary;
 
 use crate::body::FromBody;
@@ -411,7 +412,6 @@ where
     {
         tracing::warn!(%queue, "grace period over: releasing the messages still being handled");
         hard_stop.cancel();
-        dispatch.leases.lose_all();
         handlers.wait().await;
     }
     heartbeat_stop.cancel();

@@ -1,7 +1,8 @@
 //! Running counts of what the consumer did, shared by its tasks, reported as a [`Summary`] at the end.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+
+use tokio::time::Instant;
 
 use metrics::{Counter, Gauge, Histogram};
 
@@ -110,13 +111,14 @@ impl Stats {
         self.ack_failures(1);
     }
 
-    pub(crate) fn handler_started(&self) {
+    /// Counts a handler as running (the in-flight gauge, then its duration) until the guard drops —
+    /// also when the handler is dropped unfinished.
+    pub(crate) fn handler_running(&self) -> Running<'_> {
         self.in_flight.increment(1.0);
-    }
-
-    pub(crate) fn handler_finished(&self, took: Duration) {
-        self.in_flight.decrement(1.0);
-        self.handler_seconds.record(took.as_secs_f64());
+        Running {
+            stats: self,
+            started: Instant::now(),
+        }
     }
 
     pub(crate) fn summary(&self, requests: &RequestCounts) -> Summary {
@@ -144,5 +146,20 @@ impl Stats {
             empty_receives: get(&self.empty_receives),
             request_errors: requests.errors.load(Ordering::Relaxed),
         }
+    }
+}
+
+/// One running handler, counted by [`Stats::handler_running`].
+pub(crate) struct Running<'a> {
+    stats: &'a Stats,
+    started: Instant,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.stats.in_flight.decrement(1.0);
+        self.stats
+            .handler_seconds
+            .record(self.started.elapsed().as_secs_f64());
     }
 }
