@@ -54,6 +54,8 @@ pub fn action_for(
 const MAX_ATTEMPTS: u32 = 6;
 /// How many batch requests may be under way at once.
 const MAX_CONCURRENT_FLUSHES: usize = 8;
+/// The most commands taken in one go before full batches are sent.
+const MAX_BURST: usize = 8 * MAX_BATCH;
 
 #[derive(Debug)]
 enum Command {
@@ -177,6 +179,10 @@ async fn run<S: Source>(
         oldest: None,
     };
     let mut closed = false;
+    // One timer for the linger, moved rather than made anew for every command.
+    let linger_timer = tokio::time::sleep(Duration::ZERO);
+    tokio::pin!(linger_timer);
+    let mut armed_for: Option<Instant> = None;
     loop {
         if closed {
             batches
@@ -193,13 +199,28 @@ async fn run<S: Source>(
             continue;
         }
         let deadline = batches.oldest.map(|oldest| oldest + linger);
+        if deadline != armed_for {
+            if let Some(deadline) = deadline {
+                linger_timer.as_mut().reset(deadline);
+            }
+            armed_for = deadline;
+        }
         tokio::select! {
             command = receiver.recv() => match command {
-                Some(command) => batches.push(command),
+                Some(command) => {
+                    batches.push(command);
+                    // Take what else is waiting at once: one wake of this task per burst.
+                    while batches.deletes.len() < MAX_BURST && batches.changes.len() < MAX_BURST {
+                        match receiver.try_recv() {
+                            Ok(command) => batches.push(command),
+                            Err(_) => break,
+                        }
+                    }
+                }
                 None => closed = true,
             },
             Some(retried) = retries.recv() => batches.push_retry(retried),
-            () = sleep_until(deadline) => {
+            () = &mut linger_timer, if armed_for.is_some() => {
                 batches.flush_all(&api, &stats, &permits, &flushes, &retry_sender).await;
             }
         }
@@ -213,13 +234,6 @@ async fn wait_idle(flushes: &TaskTracker) {
     flushes.close();
     flushes.wait().await;
     flushes.reopen();
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }
 
 enum Retried {
