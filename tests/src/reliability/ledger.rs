@@ -11,8 +11,15 @@ pub struct Ledger {
 
 #[derive(Debug, Default)]
 struct Inner {
-    deliveries: BTreeMap<String, u32>,
-    successes: BTreeMap<String, u32>,
+    counts: BTreeMap<String, Counts>,
+    /// Keys with at least one success.
+    processed: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    deliveries: u32,
+    successes: u32,
 }
 
 /// Messages in and out: `sent` = `processed` + `dead_lettered` + `lost` (a message both processed and
@@ -45,30 +52,45 @@ impl Ledger {
         Self::default()
     }
 
+    /// A ledger that knows `keys` already, so it does not grow while they are counted (for tests
+    /// that measure memory). Knowing a key counts nothing: it is neither delivered nor processed.
+    pub fn expecting<'a>(keys: impl IntoIterator<Item = &'a String>) -> Self {
+        let ledger = Self::new();
+        ledger.inner.lock().unwrap().counts = keys
+            .into_iter()
+            .map(|key| (key.clone(), Counts::default()))
+            .collect();
+        ledger
+    }
+
     /// Records a delivery of `key` (a handler started on it); returns how many it has had, this one
     /// included.
     pub fn delivered(&self, key: &str) -> u32 {
         let mut inner = self.inner.lock().unwrap();
-        let count = inner.deliveries.entry(key.to_owned()).or_default();
-        *count += 1;
-        *count
+        let counts = counts_of(&mut inner.counts, key);
+        counts.deliveries += 1;
+        counts.deliveries
     }
 
     /// Records a successful completion of `key`.
     pub fn succeeded(&self, key: &str) {
         let mut inner = self.inner.lock().unwrap();
-        *inner.successes.entry(key.to_owned()).or_default() += 1;
+        let counts = counts_of(&mut inner.counts, key);
+        counts.successes += 1;
+        if counts.successes == 1 {
+            inner.processed += 1;
+        }
     }
 
     /// How many deliveries `key` has had.
     pub fn deliveries_of(&self, key: &str) -> u32 {
         let inner = self.inner.lock().unwrap();
-        inner.deliveries.get(key).copied().unwrap_or(0)
+        inner.counts.get(key).map_or(0, |counts| counts.deliveries)
     }
 
     /// How many distinct messages succeeded at least once.
     pub fn processed(&self) -> usize {
-        self.inner.lock().unwrap().successes.len()
+        self.inner.lock().unwrap().processed
     }
 
     /// Counts `sent` against what was processed and what `dead_lettered` holds.
@@ -80,7 +102,12 @@ impl Ledger {
         let inner = self.inner.lock().unwrap();
         let sent: BTreeSet<&String> = sent.into_iter().collect();
         let dead: BTreeSet<&String> = dead_lettered.into_iter().collect();
-        let processed: BTreeSet<&String> = inner.successes.keys().collect();
+        let processed: BTreeSet<&String> = inner
+            .counts
+            .iter()
+            .filter(|(_, counts)| counts.successes > 0)
+            .map(|(key, _)| key)
+            .collect();
         let lost: Vec<String> = sent
             .iter()
             .filter(|key| !processed.contains(*key) && !dead.contains(*key))
@@ -96,11 +123,15 @@ impl Ledger {
             lost: lost.len(),
             lost_examples: lost.into_iter().take(10).collect(),
             duplicates: inner
-                .successes
+                .counts
                 .values()
-                .map(|n| n.saturating_sub(1) as usize)
+                .map(|counts| counts.successes.saturating_sub(1) as usize)
                 .sum(),
-            deliveries: inner.deliveries.values().map(|n| u64::from(*n)).sum(),
+            deliveries: inner
+                .counts
+                .values()
+                .map(|counts| u64::from(counts.deliveries))
+                .sum(),
             both: processed.intersection(&dead).count(),
             unknown: processed
                 .union(&dead)
@@ -108,6 +139,14 @@ impl Ledger {
                 .count(),
         }
     }
+}
+
+/// The counts of `key`, added (at zero) when new; allocates only for a new key.
+fn counts_of<'a>(counts: &'a mut BTreeMap<String, Counts>, key: &str) -> &'a mut Counts {
+    if !counts.contains_key(key) {
+        counts.insert(key.to_owned(), Counts::default());
+    }
+    counts.get_mut(key).expect("the key was just added")
 }
 
 #[cfg(test)]
@@ -136,5 +175,26 @@ mod tests {
         );
         assert_eq!(report.lost_examples, ["4"]);
         assert_eq!((report.deliveries, report.both, report.unknown), (5, 0, 0));
+    }
+
+    #[test]
+    fn expected_keys_count_nothing_until_delivered() {
+        let sent: Vec<String> = (0..3).map(|n| n.to_string()).collect();
+        let ledger = Ledger::expecting(&sent);
+        assert_eq!((ledger.processed(), ledger.deliveries_of("0")), (0, 0));
+        ledger.delivered("0");
+        ledger.succeeded("0");
+        ledger.succeeded("0");
+        let report = ledger.report(&sent, &[]);
+        assert_eq!(
+            (
+                report.processed,
+                report.lost,
+                report.duplicates,
+                report.deliveries
+            ),
+            (1, 2, 1, 1)
+        );
+        assert_eq!(ledger.processed(), 1);
     }
 }
