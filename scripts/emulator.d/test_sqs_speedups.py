@@ -1,0 +1,87 @@
+"""The patched SQS model answers as moto's own does: visibility, delays, retention; and a receive no
+longer costs a scan of the queue per message. Run by scripts/test with the other emulator tests."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from moto.sqs import models  # noqa: E402
+
+import sqs_speedups  # noqa: E402
+
+
+class SqsSpeedupsTest(unittest.TestCase):
+    def setUp(self):
+        sqs_speedups.apply()
+        self.mock = mock_aws()
+        self.mock.start()
+        self.sqs = boto3.client(
+            "sqs",
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        self.url = self.sqs.create_queue(QueueName="speedups")["QueueUrl"]
+
+    def tearDown(self):
+        self.mock.stop()
+
+    def receive(self, visibility=None):
+        extra = {} if visibility is None else {"VisibilityTimeout": visibility}
+        return self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, **extra
+        ).get("Messages", [])
+
+    def test_a_received_message_is_invisible_until_its_timeout(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="one")
+        self.assertEqual(len(self.receive(visibility=1)), 1)
+        self.assertEqual(self.receive(), [])
+        time.sleep(1.2)
+        self.assertEqual([m["Body"] for m in self.receive()], ["one"])
+
+    def test_a_delayed_message_waits(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="later", DelaySeconds=1)
+        self.assertEqual(self.receive(), [])
+        time.sleep(1.2)
+        self.assertEqual([m["Body"] for m in self.receive()], ["later"])
+
+    def test_a_message_past_its_retention_period_is_not_returned(self):
+        self.sqs.set_queue_attributes(
+            QueueUrl=self.url, Attributes={"MessageRetentionPeriod": "60"}
+        )
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="fresh")
+        self.assertEqual([m["Body"] for m in self.receive(visibility=0)], ["fresh"])
+        queue = models.sqs_backends["123456789012"]["us-east-1"].get_queue("speedups")
+        queue._messages[0].sent_timestamp -= 61_000
+        self.assertEqual(self.receive(), [])
+
+    def test_a_receive_no_longer_builds_the_queue_attributes(self):
+        for start in range(0, 50, 10):
+            self.sqs.send_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "MessageBody": f"m{start + i}"} for i in range(10)],
+            )
+        calls = []
+        original = models.SQSBackend.get_queue_attributes
+
+        def counting(backend, *args, **kwargs):
+            calls.append(args)
+            return original(backend, *args, **kwargs)
+
+        models.SQSBackend.get_queue_attributes = counting
+        try:
+            self.assertEqual(len(self.receive()), 10)
+        finally:
+            models.SQSBackend.get_queue_attributes = original
+        self.assertEqual(calls, [])
+
+
+if __name__ == "__main__":
+    unittest.main()
