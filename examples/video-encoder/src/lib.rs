@@ -11,6 +11,7 @@
 //! - [`encode`]: the ffmpeg command line (a pure function), progress, killing on a lost lease;
 //! - [`storage`]: S3 and local files behind the [`storage::Store`] trait;
 //! - [`process`]: one job from start to end (skip what exists, fetch, probe, encode, store);
+//! - [`visibility`]: the visibility timeout a job gets once its input's duration is known;
 //! - [`worker`]: the workpool consumer around it;
 //! - [`submit`]: the producer.
 
@@ -22,4 +23,5 @@ pub mod process;
 pub mod stderr_tail;
 pub mod storage;
 pub mod submit;
+pub mod visibility;
 pub mod worker;

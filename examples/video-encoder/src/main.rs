@@ -15,6 +15,7 @@ use video_encoder::job::{Job, Rendition};
 use video_encoder::process::process;
 use video_encoder::storage::{s3_client, S3Objects};
 use video_encoder::submit::{submit, Submission};
+use video_encoder::visibility::VisibilityRule;
 use video_encoder::worker::{run_worker, WorkerSettings};
 use workpool::BoxError;
 use workpool_sqs::{Producer, SqsSource};
@@ -40,9 +41,29 @@ enum Command {
         /// Jobs encoded at once.
         #[arg(long, env = "VIDEO_ENCODER_CONCURRENCY", default_value_t = 1)]
         concurrency: usize,
-        /// Visibility timeout of received jobs, in seconds (the heartbeat extends it while encoding).
+        /// Visibility timeout of received jobs until their input is probed, in seconds (the
+        /// heartbeat extends it meanwhile).
         #[arg(long, env = "VIDEO_ENCODER_VISIBILITY_TIMEOUT", default_value_t = 60)]
         visibility_timeout: u64,
+        /// Once the input is probed, the visibility timeout becomes MARGIN + duration × renditions ×
+        /// FACTOR (at most 12 h; the heartbeat extends by it): FACTOR is the seconds of encoding
+        /// expected per second of video and rendition.
+        #[arg(
+            long,
+            env = "VIDEO_ENCODER_ENCODE_FACTOR",
+            default_value_t = 2.0,
+            value_name = "FACTOR",
+            value_parser = encode_factor
+        )]
+        encode_factor: f64,
+        /// The MARGIN of the visibility estimate, in seconds: download, probe and uploads.
+        #[arg(
+            long,
+            env = "VIDEO_ENCODER_VISIBILITY_MARGIN",
+            default_value_t = 60,
+            value_name = "MARGIN"
+        )]
+        visibility_margin: u64,
         /// Seconds running encodes may take to finish after SIGTERM; the rest go back to the queue.
         /// Keep it below systemd's TimeoutStopSec (45 s in deploy/systemd/workpool-worker.service).
         #[arg(long, env = "VIDEO_ENCODER_GRACE_PERIOD", default_value_t = 30)]
@@ -90,6 +111,16 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `--encode-factor`: a finite number, zero or more.
+fn encode_factor(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(factor) if factor.is_finite() && factor >= 0.0 => Ok(factor),
+        _ => Err(format!(
+            "{text:?} is not a number of zero or more (e.g. 2 or 0.5)"
+        )),
+    }
+}
+
 /// An error and its causes, joined with ": ".
 fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut text = error.to_string();
@@ -110,14 +141,18 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             queue_url,
             concurrency,
             visibility_timeout,
+            encode_factor,
+            visibility_margin,
             grace_period,
         } => {
-            let settings = WorkerSettings {
-                concurrency,
-                visibility_timeout: Duration::from_secs(visibility_timeout),
-                grace_period: Duration::from_secs(grace_period),
-                ..WorkerSettings::default()
-            };
+            let rule = VisibilityRule::default()
+                .factor(encode_factor)
+                .margin(Duration::from_secs(visibility_margin));
+            let settings = WorkerSettings::default()
+                .concurrency(concurrency)
+                .visibility_timeout(Duration::from_secs(visibility_timeout))
+                .visibility_rule(rule)
+                .grace_period(Duration::from_secs(grace_period));
             let source = SqsSource::from_queue_url(&config, &queue_url)?;
             let summary = run_worker(source, store, &settings, workpool::shutdown_signal()).await?;
             println!(
@@ -147,7 +182,8 @@ async fn run(cli: Cli) -> Result<(), BoxError> {
             let mut body = String::new();
             std::io::stdin().read_to_string(&mut body)?;
             let job: Job = serde_json::from_str(&body)?;
-            let finished = process(&store, &job, &CancellationToken::new()).await?;
+            // The sidecar keeps the message invisible; there is no lease to adjust here.
+            let finished = process(&store, &job, &CancellationToken::new(), |_| {}).await?;
             tracing::info!(?finished, "job done");
         }
     }

@@ -1,5 +1,6 @@
 //! One job from start to end: validate it, skip the renditions that already exist, fetch the input,
-//! probe it, encode each missing rendition and store it. Nothing here knows about queues.
+//! probe it, say what is about to be encoded ([`Workload`], so a caller can set the message's
+//! visibility from it), encode each missing rendition and store it. Nothing here knows about queues.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -24,6 +25,15 @@ pub enum Finished {
         /// The input's play time.
         duration: Duration,
     },
+}
+
+/// What a job is about to encode, known once its input is probed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workload {
+    /// The input's play time.
+    pub duration: Duration,
+    /// How many renditions will be encoded (those not stored yet).
+    pub renditions: usize,
 }
 
 /// Why a job did not finish.
@@ -64,11 +74,15 @@ impl JobError {
 
 /// Runs `job` against `store`. Renditions that already exist are not encoded again; each one is
 /// stored as soon as it is encoded, so a retry after a failure only redoes what is missing. When
-/// `lease` is cancelled, ffmpeg is killed and the job stops.
+/// `lease` is cancelled, ffmpeg is killed and the job stops. `on_probed` is called once, after the
+/// input is probed and before the first encode, with what is left to encode (the worker sets the
+/// message's visibility timeout from it); it is not called when nothing is left to encode or the
+/// input is unusable.
 pub async fn process<S: Store>(
     store: &S,
     job: &Job,
     lease: &CancellationToken,
+    on_probed: impl FnOnce(Workload),
 ) -> Result<Finished, JobError> {
     let plan = job.plan()?;
     let mut missing = Vec::new();
@@ -114,6 +128,10 @@ pub async fn process<S: Store>(
         renditions = missing.len(),
         "input probed"
     );
+    on_probed(Workload {
+        duration: probed.duration,
+        renditions: missing.len(),
+    });
 
     let mut heights = Vec::new();
     for output in missing {

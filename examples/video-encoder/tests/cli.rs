@@ -1,5 +1,5 @@
-//! The built `video-encoder` binary: `handle` (the sidecar's exec-mode command) and `submit`'s
-//! refusal of an invalid job. No queue is needed for either.
+//! The built `video-encoder` binary: `handle` (the sidecar's exec-mode command), `submit`'s
+//! refusal of an invalid job and `worker`'s of a bad setting. No queue is needed for any.
 
 mod support;
 
@@ -87,4 +87,22 @@ fn submit_refuses_an_invalid_job_before_touching_aws() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("height 361 is odd"), "{stderr}");
+}
+
+#[test]
+fn worker_refuses_a_negative_encode_factor_before_touching_aws() {
+    let output = video_encoder(
+        &[
+            "worker",
+            "--queue-url",
+            "http://127.0.0.1:9/123456789012/jobs",
+            "--encode-factor=-1",
+        ],
+        "",
+    );
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--encode-factor"), "{stderr}");
+    assert!(stderr.contains("zero or more"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }

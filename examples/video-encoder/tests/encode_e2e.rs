@@ -1,11 +1,14 @@
 //! The producer and the worker end to end on the emulator (SQS + S3 through the real AWS SDK), with a
 //! real ffmpeg: renditions land in S3 with the right height and duration; a missing input fails
 //! without stopping the worker and ends in the dead-letter queue; a job whose renditions exist is not
-//! encoded again; an encode longer than the visibility timeout is kept invisible by the heartbeat.
+//! encoded again; the visibility timeout is set from the probed duration and an encode longer than
+//! the original timeout is not redelivered; a job whose second rendition cannot be written is never
+//! deleted and keeps its first; a broken input is a failed job with ffprobe's error in the log.
 
 mod support;
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
@@ -15,9 +18,14 @@ use video_encoder::location::Location;
 use video_encoder::probe::probe;
 use video_encoder::storage::{s3_client, S3Objects, Store};
 use video_encoder::submit::{submit, Submission};
+use video_encoder::visibility::VisibilityRule;
 use video_encoder::worker::{run_worker, WorkerSettings};
-use workpool::{FailurePolicy, Source, Summary};
+use workpool::{
+    BatchOutcome, FailurePolicy, QueueAttributes, RawMessage, ReceiveRequest, Source, Summary,
+    VisibilityChange,
+};
 use workpool_sqs::{Producer, SqsSource};
+use workpool_tests::reliability::LogCapture;
 use workpool_tests::{aws_config, create_queue, unique_name, CreatedQueue, QueueSpec};
 
 /// A bucket of its own for one test.
@@ -74,16 +82,15 @@ async fn settled(config: SdkConfig, jobs: String, dead: String, dead_letters: u6
 }
 
 fn settings() -> WorkerSettings {
-    WorkerSettings {
-        concurrency: 2,
-        visibility_timeout: Duration::from_secs(30),
-        failure_policy: FailurePolicy::Exponential {
+    WorkerSettings::default()
+        .concurrency(2)
+        .visibility_timeout(Duration::from_secs(30))
+        .failure_policy(FailurePolicy::Exponential {
             initial: Duration::from_secs(1),
             max: Duration::from_secs(1),
-        },
-        grace_period: Duration::from_secs(10),
-        wait_time: Duration::from_secs(1),
-    }
+        })
+        .grace_period(Duration::from_secs(10))
+        .wait_time(Duration::from_secs(1))
 }
 
 async fn run_until_settled(
@@ -103,6 +110,19 @@ async fn run_with(
     settings: &WorkerSettings,
 ) -> Summary {
     let source = SqsSource::from_queue_url(config, &jobs.url).unwrap();
+    run_on(source, config, jobs, dead, dead_letters, settings).await
+}
+
+/// Runs the worker on `source` (the job queue, seen through a [`Watched`] source or not) until the
+/// queues settle.
+async fn run_on<Q: Source>(
+    source: Q,
+    config: &SdkConfig,
+    jobs: &CreatedQueue,
+    dead: &CreatedQueue,
+    dead_letters: u64,
+    settings: &WorkerSettings,
+) -> Summary {
     let shutdown = settled(
         config.clone(),
         jobs.url.clone(),
@@ -258,8 +278,59 @@ async fn a_job_whose_renditions_exist_is_not_encoded_again() {
     }
 }
 
+/// The job queue seen through the real SQS source, noting when messages were received and every
+/// visibility change the consumer asked for. It changes nothing: every call goes to the emulator.
+struct Watched {
+    inner: SqsSource,
+    received_at: Arc<Mutex<Option<Instant>>>,
+    changes: Arc<Mutex<Vec<(Instant, Duration)>>>,
+}
+
+impl Source for Watched {
+    type Error = <SqsSource as Source>::Error;
+
+    async fn receive(&self, request: ReceiveRequest) -> Result<Vec<RawMessage>, Self::Error> {
+        let received = self.inner.receive(request).await?;
+        if !received.is_empty() {
+            self.received_at
+                .lock()
+                .unwrap()
+                .get_or_insert_with(Instant::now);
+        }
+        Ok(received)
+    }
+
+    async fn delete_batch(&self, receipt_handles: &[String]) -> Result<BatchOutcome, Self::Error> {
+        self.inner.delete_batch(receipt_handles).await
+    }
+
+    async fn change_visibility_batch(
+        &self,
+        changes: &[VisibilityChange],
+    ) -> Result<BatchOutcome, Self::Error> {
+        let outcome = self.inner.change_visibility_batch(changes).await?;
+        let now = Instant::now();
+        self.changes.lock().unwrap().extend(
+            changes
+                .iter()
+                .enumerate()
+                .filter(|(index, _)| !outcome.failed.iter().any(|f| f.index == *index))
+                .map(|(_, change)| (now, change.timeout)),
+        );
+        Ok(outcome)
+    }
+
+    async fn attributes(&self) -> Result<QueueAttributes, Self::Error> {
+        self.inner.attributes().await
+    }
+
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_encode_longer_than_the_visibility_timeout_is_not_redelivered() {
+async fn the_visibility_is_set_from_the_probed_duration_and_the_job_is_not_redelivered() {
     let config = aws_config().await;
     let store = S3Objects::new(s3_client(&config));
     let bucket = bucket(&config).await;
@@ -279,13 +350,68 @@ async fn an_encode_longer_than_the_visibility_timeout_is_not_redelivered() {
     )
     .await
     .expect("submit");
-    let short_visibility = WorkerSettings {
-        visibility_timeout: Duration::from_secs(2),
-        ..settings()
+    let rule = VisibilityRule::default()
+        .factor(1.5)
+        .margin(Duration::from_secs(5));
+    let original = Duration::from_secs(2);
+    let short_visibility = settings()
+        .visibility_timeout(original)
+        .visibility_rule(rule);
+    // About 20 s: far from the 2 s the heartbeat would otherwise extend by.
+    let expected = rule.timeout_for(probe(&input).await.unwrap().duration, 1);
+    let watched = Watched {
+        inner: SqsSource::from_queue_url(&config, &jobs.url).unwrap(),
+        received_at: Arc::default(),
+        changes: Arc::default(),
+    };
+    let (received_at, changes) = (watched.received_at.clone(), watched.changes.clone());
+    let asked_for_expected = || {
+        changes
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(_, timeout)| timeout.abs_diff(expected) < Duration::from_millis(1))
     };
 
+    // While ffmpeg runs, past the original visibility timeout, the queue itself says the job is
+    // hidden: one message in flight, and another consumer receives nothing.
+    let observe = async {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !asked_for_expected() {
+            assert!(
+                Instant::now() < deadline,
+                "never asked for {expected:?}: {:?}",
+                changes.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let received = received_at
+            .lock()
+            .unwrap()
+            .expect("received before changed");
+        tokio::time::sleep_until((received + original * 3 / 2).into()).await;
+        assert_eq!(
+            depth(&config, &jobs.url).await,
+            (0, 1),
+            "hidden while encoding"
+        );
+        let other = SqsSource::from_queue_url(&config, &jobs.url).unwrap();
+        let taken = other
+            .receive(ReceiveRequest::new(10, Duration::from_secs(1)))
+            .await
+            .expect("ReceiveMessage");
+        assert!(taken.is_empty(), "another consumer took {taken:?}");
+        assert_eq!(
+            depth(&config, &jobs.url).await,
+            (0, 1),
+            "still encoding (else the check proves nothing)"
+        );
+    };
     let started = Instant::now();
-    let summary = run_with(&config, &jobs, &dead, 0, &short_visibility).await;
+    let (summary, ()) = tokio::join!(
+        run_on(watched, &config, &jobs, &dead, 0, &short_visibility),
+        observe
+    );
 
     assert!(
         started.elapsed() > Duration::from_secs(3),
@@ -297,4 +423,90 @@ async fn an_encode_longer_than_the_visibility_timeout_is_not_redelivered() {
     assert_eq!((summary.received, summary.succeeded), (1, 1), "{summary:?}");
     let output = Location::parse(&format!("s3://{bucket}/out/long/1080p.mp4")).unwrap();
     assert!(store.exists(&output).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_with_one_failed_rendition_is_not_deleted_and_keeps_the_written_one() {
+    let config = aws_config().await;
+    let (jobs, dead) = queues(&config).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let input = support::test_video(scratch.path(), "clip.mp4", 2, 320, 240);
+    let out = scratch.path().join("out");
+    // 180p cannot be written: a folder stands where its partial file would go.
+    std::fs::create_dir_all(out.join(".180p.mp4.partial/blocker")).unwrap();
+    submit(
+        &S3Objects::new(s3_client(&config)),
+        &Producer::from_queue_url(&config, &jobs.url).unwrap(),
+        &Submission {
+            input: input.display().to_string(),
+            output_prefix: out.display().to_string(),
+            renditions: renditions(&["120:150k", "180:250k"]),
+            upload_to: None,
+        },
+    )
+    .await
+    .expect("submit");
+
+    let summary = run_until_settled(&config, &jobs, &dead, 1).await;
+
+    // Failed on each of its two receives, never deleted, then dead-lettered.
+    assert_eq!(
+        (
+            summary.received,
+            summary.failed,
+            summary.succeeded,
+            summary.deleted
+        ),
+        (2, 2, 0, 0),
+        "{summary:?}"
+    );
+    let written = probe(&out.join("120p.mp4")).await.expect("120p stays");
+    assert_eq!((written.video.width, written.video.height), (160, 120));
+    assert!(!out.join("180p.mp4").exists());
+}
+
+/// A current-thread runtime, so that [`LogCapture`] sees the consumer's tasks too.
+#[tokio::test]
+async fn a_broken_input_is_a_failed_job_with_ffprobes_error_in_the_log() {
+    let (logs, _guard) = LogCapture::install();
+    let config = aws_config().await;
+    let (jobs, dead) = queues(&config).await;
+    let scratch = tempfile::tempdir().unwrap();
+    let broken = scratch.path().join("broken.mp4");
+    std::fs::write(&broken, b"this is not a video at all").unwrap();
+    let good = support::test_video(scratch.path(), "clip.mp4", 1, 320, 240);
+    let producer = Producer::from_queue_url(&config, &jobs.url).unwrap();
+    for (input, out) in [(&broken, "broken"), (&good, "good")] {
+        submit(
+            &S3Objects::new(s3_client(&config)),
+            &producer,
+            &Submission {
+                input: input.display().to_string(),
+                output_prefix: scratch.path().join(out).display().to_string(),
+                renditions: renditions(&["120:150k"]),
+                upload_to: None,
+            },
+        )
+        .await
+        .expect("submit");
+    }
+
+    let summary = run_until_settled(&config, &jobs, &dead, 1).await;
+
+    // In: two jobs. Out: the good one done and deleted, the broken one failed on both receives
+    // and dead-lettered; the worker carried on.
+    assert_eq!(
+        (
+            summary.received,
+            summary.succeeded,
+            summary.failed,
+            summary.deleted
+        ),
+        (3, 1, 2, 1),
+        "{summary:?}"
+    );
+    assert!(scratch.path().join("good/120p.mp4").is_file());
+    // ffprobe's own words, on the consumer's failure line of each delivery.
+    let failures = logs.lines_with(&["handler failed", "ffprobe failed", "Invalid data found"]);
+    assert_eq!(failures, 2, "logs:\n{}", logs.text());
 }

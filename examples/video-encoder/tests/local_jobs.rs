@@ -35,13 +35,21 @@ async fn encodes_into_a_local_folder_then_skips_the_same_job() {
     let out = dir.path().join("out");
     let job = job(&input, &out, &[120]);
 
-    let finished = process(&LocalFiles, &job, &CancellationToken::new())
-        .await
-        .unwrap();
+    let mut workloads = Vec::new();
+    let finished = process(&LocalFiles, &job, &CancellationToken::new(), |workload| {
+        workloads.push(workload)
+    })
+    .await
+    .unwrap();
     assert!(
         matches!(&finished, Finished::Encoded { heights, .. } if heights == &[120]),
         "{finished:?}"
     );
+    // Told once, after probing, what was about to be encoded.
+    assert_eq!(workloads.len(), 1, "{workloads:?}");
+    assert_eq!(workloads[0].renditions, 1);
+    let seconds = workloads[0].duration.as_secs_f64();
+    assert!((seconds - 1.0).abs() < 0.2, "probed {seconds} s");
     let rendition = probe(&out.join("120p.mp4")).await.unwrap();
     assert_eq!((rendition.video.width, rendition.video.height), (160, 120));
     assert!(rendition.has_audio);
@@ -50,9 +58,11 @@ async fn encodes_into_a_local_folder_then_skips_the_same_job() {
         .unwrap()
         .modified()
         .unwrap();
-    let again = process(&LocalFiles, &job, &CancellationToken::new())
-        .await
-        .unwrap();
+    let again = process(&LocalFiles, &job, &CancellationToken::new(), |workload| {
+        panic!("nothing is left to encode, yet told of {workload:?}")
+    })
+    .await
+    .unwrap();
     assert_eq!(again, Finished::AlreadyEncoded);
     let after = std::fs::metadata(out.join("120p.mp4"))
         .unwrap()
@@ -70,6 +80,7 @@ async fn a_broken_input_fails_with_ffprobes_error() {
         &LocalFiles,
         &job(&broken, &dir.path().join("out"), &[120]),
         &CancellationToken::new(),
+        |_| {},
     )
     .await
     .unwrap_err();
@@ -93,6 +104,7 @@ async fn a_missing_input_fails_with_ffprobes_error() {
             &[120],
         ),
         &CancellationToken::new(),
+        |_| {},
     )
     .await
     .unwrap_err();
@@ -109,6 +121,7 @@ async fn an_invalid_job_is_permanent() {
         &LocalFiles,
         &job(&dir.path().join("in.mp4"), dir.path(), &[121]),
         &CancellationToken::new(),
+        |_| {},
     )
     .await
     .unwrap_err();
