@@ -1,5 +1,5 @@
 //! `workpool demo` through the real binary: a short run scales the fleet, loses nothing, prints its
-//! summary and writes a chart; a bad flag is named and fails the run.
+//! summary and writes a chart; a bad flag is named and fails the run without a panic or backtrace.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -8,8 +8,25 @@ fn workpool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_workpool"))
         .args(args)
         .env_remove("RUST_LOG")
+        // A panic would print a backtrace: bad input must be reported, not crash.
+        .env("RUST_BACKTRACE", "1")
         .output()
         .expect("the binary runs")
+}
+
+/// Runs `workpool args`, which must fail with a non-zero exit code (not a signal) and no panic or
+/// backtrace; returns its stderr.
+fn refused(args: &[&str]) -> String {
+    let output = workpool(args);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        matches!(output.status.code(), Some(code) if code != 0),
+        "{args:?} exited with {}:\n{stderr}",
+        output.status
+    );
+    assert!(!stderr.contains("panicked"), "{args:?}:\n{stderr}");
+    assert!(!stderr.contains("backtrace"), "{args:?}:\n{stderr}");
+    stderr
 }
 
 fn temp_dir(name: &str) -> PathBuf {
@@ -103,31 +120,26 @@ fn a_short_demo_scales_loses_nothing_and_charts_the_run() {
 
 #[test]
 fn a_bad_flag_is_named_and_fails() {
-    let output = workpool(&["demo", "--slots", "0", "--job-jitter", "2"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["demo", "--slots", "0", "--job-jitter", "2"]);
     assert!(stderr.contains("--slots: must be at least 1"), "{stderr}");
     assert!(stderr.contains("--job-jitter: "), "{stderr}");
 
-    let output = workpool(&["demo", "--duration", "soon"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["demo", "--duration", "soon"]);
     assert!(stderr.contains("--duration"), "{stderr}");
     assert!(stderr.contains("is not a duration"), "{stderr}");
 
-    let output = workpool(&["demo", "--trace", "/no/such/trace.csv"]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["demo", "--trace", "/no/such/trace.csv"]);
     assert!(stderr.contains("--trace"), "{stderr}");
+
+    let stderr = refused(&["demo", "--no-such-flag", "1"]);
+    assert!(stderr.contains("--no-such-flag"), "{stderr}");
 }
 
 #[test]
 fn a_trace_file_with_a_bad_row_is_named() {
     let trace = temp_dir("bad-trace").join("bad.csv");
     std::fs::write(&trace, "second,arrivals\n0,3\n1,lots\n").expect("write trace");
-    let output = workpool(&["demo", "--trace", trace.to_str().expect("utf-8 path")]);
-    assert!(!output.status.success());
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = refused(&["demo", "--trace", trace.to_str().expect("utf-8 path")]);
     assert!(stderr.contains("--trace"), "{stderr}");
     assert!(stderr.contains("line 3"), "{stderr}");
 }
