@@ -79,6 +79,29 @@ impl Run {
         }
     }
 
+    /// Waits until a handler is running: the record has more `start` lines than `done` lines.
+    async fn wait_for_a_running_handler(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let record = std::fs::read_to_string(&self.record).unwrap_or_default();
+            let count = |kind: &str| {
+                record
+                    .lines()
+                    .filter(|line| line.split(' ').next() == Some(kind))
+                    .count()
+            };
+            if count("start") > count("done") {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "test_consumer never started another handler; its stderr:\n{}",
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     fn signal(&self, signal: &str) {
         let pid = self.child.id().expect("the child runs").to_string();
         let status = std::process::Command::new("kill")
@@ -193,10 +216,18 @@ impl Fixture {
     }
 }
 
+/// When SIGTERM is sent, once the first batch's handlers are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignalWhen {
+    /// As soon as a handler of the next batch is running.
+    HandlersRunning,
+    /// At once: the next receive is on its way.
+    ReceiveUnderWay,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_lets_running_handlers_finish_and_leaves_nothing_in_flight() {
-    // 300 ms after the first batch is done the second batch's handlers are running.
-    sigterm_mid_run("rel-term", Duration::from_millis(300)).await;
+    sigterm_mid_run("rel-term", SignalWhen::HandlersRunning).await;
 }
 
 /// SIGTERM right as the first batch is done: the next receive is on its way (the queue may already
@@ -204,10 +235,10 @@ async fn sigterm_lets_running_handlers_finish_and_leaves_nothing_in_flight() {
 /// 30 s timeout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_receive_releases_what_it_returns() {
-    sigterm_mid_run("rel-term-receive", Duration::ZERO).await;
+    sigterm_mid_run("rel-term-receive", SignalWhen::ReceiveUnderWay).await;
 }
 
-async fn sigterm_mid_run(name: &str, after_first_batch: Duration) {
+async fn sigterm_mid_run(name: &str, when: SignalWhen) {
     const MESSAGES: usize = 40;
     let fixture = fixture(name, MESSAGES, Duration::from_secs(30)).await;
     let grace = Duration::from_secs(10);
@@ -224,7 +255,9 @@ async fn sigterm_mid_run(name: &str, after_first_batch: Duration) {
         ],
     );
     run.wait_for_records("done", 8).await;
-    tokio::time::sleep(after_first_batch).await;
+    if when == SignalWhen::HandlersRunning {
+        run.wait_for_a_running_handler().await;
+    }
     run.signal("-TERM");
     let signalled = Instant::now();
     let (took, summary, run) = run.finish(signalled, grace + Duration::from_secs(10)).await;
@@ -331,8 +364,8 @@ async fn after_sigkill_unfinished_messages_come_back_after_their_timeout() {
         &["--concurrency", "6", "--handle-ms", "1000"],
     );
     run.wait_for_records("done", 6).await;
-    // Let the next receive start its handlers, then kill mid-handler.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Kill mid-handler: as soon as a handler of the next receive is running (each takes 1 s).
+    run.wait_for_a_running_handler().await;
     run.child.start_kill().expect("SIGKILL");
     let killed_at = Instant::now();
     let status = run.child.wait().await.expect("wait for the killed child");
