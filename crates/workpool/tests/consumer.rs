@@ -746,3 +746,36 @@ async fn a_stop_drops_an_in_process_receive_at_once() {
     assert_eq!(jobs.attributes_now().visible, 5, "{summary:?}");
     assert_eq!((summary.received, summary.retried), (2, 2), "{summary:?}");
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_pollers_share_sixteen_slots_without_idling_them_for_each_other() {
+    let jobs = queue(QueueConfig::standard("shares"));
+    send_n(&jobs, 1600);
+    let running = Arc::new(AtomicUsize::new(0));
+    let most = Arc::new(AtomicUsize::new(0));
+    let (now_running, most_running) = (running.clone(), most.clone());
+    let started = Instant::now();
+    let summary = Consumer::new(jobs.clone())
+        .concurrency(16)
+        .receive_linger(Duration::from_millis(20))
+        .run(service_fn(move |_message: Message<String>| {
+            let (running, most) = (now_running.clone(), most_running.clone());
+            async move {
+                let now = running.fetch_add(1, Ordering::Relaxed) + 1;
+                most.fetch_max(now, Ordering::Relaxed);
+                // A fast app: done well within the receive linger.
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                running.fetch_sub(1, Ordering::Relaxed);
+                Ok::<_, BoxError>(())
+            }
+        }))
+        .with_graceful_shutdown(drained(jobs.clone()))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(summary.deleted, 1600);
+    assert_eq!(most.load(Ordering::Relaxed), 16, "every slot was used");
+    // Sixteen at a time, 5 ms each: 500 ms. Had one poller held six slots idle while waiting for
+    // the other's batch of ten to finish, batches of ten would run one after another: 800 ms.
+    assert!(took < Duration::from_millis(650), "{took:?} {summary:?}");
+}

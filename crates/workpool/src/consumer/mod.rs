@@ -134,15 +134,16 @@ impl<S: Source> Consumer<S> {
         self
     }
 
-    /// How long a poller of a busy consumer waits for a full batch of free slots before it receives
-    /// fewer. Longer means fewer requests per message, shorter means less wait. Default 20 ms; zero
+    /// How long a poller of a busy consumer waits for a full batch of free slots (ten, or its share of
+    /// the slots when there are fewer than ten per poller) before it receives fewer. Longer means fewer requests per message, shorter means less wait. Default 20 ms; zero
     /// receives as soon as one slot is free.
     pub fn receive_linger(mut self, linger: Duration) -> Self {
         self.receive_linger = linger;
         self
     }
 
-    /// The visibility timeout received messages get. Default: the queue's own (read at start).
+    /// The visibility timeout received messages get. Default: the queue's own (read at start, where
+    /// the consumer checks the queue exists either way).
     pub fn visibility_timeout(mut self, timeout: Duration) -> Self {
         self.visibility_timeout = Some(timeout.min(MAX_VISIBILITY));
         self
@@ -326,20 +327,18 @@ where
     let queue = consumer.source.name().to_owned();
     let api = Arc::new(api::Api::new(consumer.source));
     let stats = Arc::new(stats::Stats::new(&queue));
-    let visibility_timeout = match consumer.visibility_timeout {
-        Some(timeout) => timeout,
-        None => api
-            .attributes()
-            .await
-            .map(|attributes| attributes.visibility_timeout)
-            .map_err(|error| Error::Consumer {
-                queue: queue.clone(),
-                reason: format!(
-                    "cannot read the queue's attributes: {}",
-                    crate::outcome::error_chain(&error)
-                ),
-            })?,
-    };
+    // One read at start, also when the visibility timeout is given: a queue that does not exist (or
+    // cannot be read with these credentials) is an error now, not a poller backing off forever.
+    let attributes = api.attributes().await.map_err(|error| Error::Consumer {
+        queue: queue.clone(),
+        reason: format!(
+            "cannot read the queue's attributes: {}",
+            crate::outcome::error_chain(&error)
+        ),
+    })?;
+    let visibility_timeout = consumer
+        .visibility_timeout
+        .unwrap_or(attributes.visibility_timeout);
     let background = TaskTracker::new();
     let acker = ack::Acker::start(
         api.clone(),
@@ -381,13 +380,18 @@ where
         dispatch: dispatch.clone(),
         stats: stats.clone(),
         slots: Arc::new(Semaphore::new(consumer.concurrency)),
-        batch_size: consumer.batch_size.min(consumer.concurrency),
+        // Each poller fills its share of the slots: two pollers of 16 slots ask for 8 each, so that
+        // neither holds slots idle while it waits for the other's whole batch to finish.
+        batch_size: consumer
+            .batch_size
+            .min(consumer.concurrency.div_ceil(pollers)),
         wait_time: consumer.wait_time,
         receive_linger: consumer.receive_linger,
         visibility_timeout: consumer.visibility_timeout,
         stop_receiving: stop_receiving.clone(),
         paused: consumer.control.paused.subscribe(),
         work_seen: Notify::new(),
+        gathering: tokio::sync::Mutex::new(()),
     });
     let poller_tasks = TaskTracker::new();
     for index in 0..pollers {

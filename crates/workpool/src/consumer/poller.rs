@@ -32,6 +32,9 @@ pub(crate) struct Polling<S, Svc> {
     pub(crate) paused: watch::Receiver<bool>,
     /// Woken whenever a receive returns messages, so the extra pollers join in.
     pub(crate) work_seen: Notify,
+    /// Held by the one poller gathering free slots for its next receive, so that two pollers never
+    /// split the freed slots between them and each sit on part of a batch.
+    pub(crate) gathering: tokio::sync::Mutex<()>,
 }
 
 /// How long past its wait time a receive under way when the consumer stops may take to answer.
@@ -153,12 +156,17 @@ impl<S: Source, Svc> Polling<S, Svc> {
         }
     }
 
-    /// Waits for at least one free slot and takes up to a batch of them; `None` when stopping.
+    /// Waits for at least one free slot and takes up to a batch of them; `None` when stopping. One
+    /// poller gathers at a time (the others wait their turn holding nothing).
     ///
     /// When fewer than a batch are free (the consumer is busy), it waits up to the receive linger for
     /// more to free up, so that a busy consumer makes full receives — one request per ten messages —
     /// instead of one receive per freed slot. An idle consumer has every slot free and never waits.
     async fn free_slots(&self) -> Option<OwnedSemaphorePermit> {
+        let _gathering = tokio::select! {
+            gathering = self.gathering.lock() => gathering,
+            () = self.stop_receiving.cancelled() => return None,
+        };
         let mut permit = tokio::select! {
             permit = self.slots.clone().acquire_owned() => permit.ok()?,
             () = self.stop_receiving.cancelled() => return None,
