@@ -131,7 +131,9 @@ impl SidecarConfig {
         self
     }
 
-    /// How long the app may send nothing before a request fails. Default 299 s (as `sqsd`).
+    /// How long the app may take to answer: from the start of a request (connecting included) to
+    /// the response headers, then between two chunks of the response body; past it the request
+    /// fails. Not a limit on the whole exchange. Default 299 s (as `sqsd`).
     pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
         self.inactivity_timeout = timeout;
         self

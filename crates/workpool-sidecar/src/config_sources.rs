@@ -68,7 +68,7 @@ pub const CONFIG_KEYS: &[ConfigKey] = &[
         "inactivity_timeout",
         "--inactivity-timeout",
         "299s",
-        "how long the app may send nothing before the request fails",
+        "how long the app may take to answer: from the request's start (connecting included) to the response headers, then between body chunks; past it the request fails",
     ),
     key(
         "health_url",

@@ -47,8 +47,9 @@ pub enum Error {
         /// What went wrong, with its causes.
         reason: String,
     },
-    /// The app sent nothing for longer than the inactivity timeout.
-    #[error("the app at {url} sent nothing for {timeout:?} (the inactivity timeout)")]
+    /// The app's response headers, or the next chunk of its body, did not come within the
+    /// inactivity timeout.
+    #[error("the app at {url} did not answer within {timeout:?} (the inactivity timeout)")]
     AppInactive {
         /// The hand-off URL.
         url: String,

@@ -65,8 +65,12 @@ impl HttpHandoffConfig {
         self
     }
 
-    /// How long the app may send nothing — no response headers yet, or no further body bytes —
-    /// before the request is abandoned as failed. Default 299 s (as `sqsd`).
+    /// How long the app may take to answer, as `sqsd`'s "time to wait for a response": the wait from
+    /// the start of the request (connecting and sending the body included) to the response's status
+    /// and headers, and then each wait for the next chunk of the response body. When one wait runs
+    /// past it, the request is abandoned as failed. It is not a limit on the whole exchange: a body
+    /// that keeps coming in chunks closer together than this is read to its end. Default 299 s (as
+    /// `sqsd`).
     pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
         self.inactivity_timeout = timeout;
         self
@@ -88,8 +92,9 @@ impl HttpHandoffConfig {
 ///
 /// - 200 (or any 2xx with [`HttpHandoffConfig::accept_any_2xx`]) → [`Outcome::Done`] (deleted);
 /// - 429 with `Retry-After` (seconds or an HTTP date) → [`Outcome::Retry`] after that long;
-/// - any other status, a refused or dropped connection, or silence past the inactivity timeout →
-///   an error, i.e. a failure the consumer backs off.
+/// - any other status, a refused or dropped connection, a connection not made within the connect
+///   timeout, or a response (headers, then each body chunk) not coming within the inactivity
+///   timeout → an error, i.e. a failure the consumer backs off.
 ///
 /// Cheap to clone: clones share one connection pool.
 #[derive(Clone)]
