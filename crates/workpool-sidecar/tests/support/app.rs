@@ -1,8 +1,10 @@
 //! A real local HTTP app the sidecar hands messages to: it records every request and answers as the
-//! test says (a status with headers, hanging, or dropping the connection).
+//! test says (a status with headers, hanging, or dropping the connection), and counts the TCP
+//! connections it accepted.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,6 +67,7 @@ type Behaviour = dyn Fn(&Received, usize) -> Reply + Send + Sync;
 pub struct App {
     pub address: SocketAddr,
     received: Arc<Mutex<Vec<Received>>>,
+    connections: Arc<AtomicUsize>,
 }
 
 impl App {
@@ -79,11 +82,14 @@ impl App {
         let received = Arc::new(Mutex::new(Vec::new()));
         let behaviour: Arc<Behaviour> = Arc::new(behaviour);
         let log = received.clone();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                accepted.fetch_add(1, Ordering::SeqCst);
                 let behaviour = behaviour.clone();
                 let log = log.clone();
                 tokio::spawn(async move {
@@ -98,7 +104,11 @@ impl App {
                 });
             }
         });
-        Self { address, received }
+        Self {
+            address,
+            received,
+            connections,
+        }
     }
 
     /// The URL to hand off to.
@@ -114,6 +124,11 @@ impl App {
     /// How many requests so far.
     pub fn count(&self) -> usize {
         self.received.lock().unwrap().len()
+    }
+
+    /// How many TCP connections the app accepted so far.
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
     }
 }
 

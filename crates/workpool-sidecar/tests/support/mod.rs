@@ -1,10 +1,12 @@
-//! Test support: the emulator's SDK clients, a local app standing in for the user's HTTP app, and a
-//! local server standing in for EC2 instance metadata (IMDS). Nothing here mocks SQS or Auto Scaling.
+//! Test support: the emulator's SDK clients, a local app standing in for the user's HTTP app, a
+//! local port where connecting hangs, and a local server standing in for EC2 instance metadata
+//! (IMDS). Nothing here mocks SQS or Auto Scaling.
 
 #![allow(dead_code)]
 
 pub mod app;
 pub mod auto_scaling;
+pub mod blackhole;
 pub mod fake_imds;
 
 use std::time::Duration;
