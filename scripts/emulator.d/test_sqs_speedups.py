@@ -83,5 +83,34 @@ class SqsSpeedupsTest(unittest.TestCase):
         self.assertEqual(calls, [])
 
 
+    def test_queue_attributes_are_what_moto_itself_answers(self):
+        dead = self.sqs.create_queue(QueueName="speedups-dead")["QueueUrl"]
+        dead_arn = self.sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
+        self.sqs.set_queue_attributes(
+            QueueUrl=self.url,
+            Attributes={
+                "RedrivePolicy": f'{{"deadLetterTargetArn": "{dead_arn}", "maxReceiveCount": "3"}}'
+            },
+        )
+        self.sqs.create_queue(
+            QueueName="speedups.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )
+        for body in ("visible", "in-flight"):
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="delayed", DelaySeconds=30)
+        self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=1, VisibilityTimeout=30)
+        backend = models.sqs_backends["123456789012"]["us-east-1"]
+        for name in ("speedups", "speedups.fifo", "speedups-dead"):
+            queue = backend.get_queue(name)
+            self.assertEqual(queue.attributes, sqs_speedups.ORIGINAL_ATTRIBUTES.fget(queue), name)
+        counts = backend.get_queue("speedups").attributes
+        self.assertEqual(
+            [counts[name] for name in sqs_speedups._COUNTS], [1, 1, 1], "visible, delayed, in flight"
+        )
+
+
 if __name__ == "__main__":
     unittest.main()
