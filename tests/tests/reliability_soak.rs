@@ -1,4 +1,4 @@
-//! Reliability, case 5: a soak. `WORKPOOL_SOAK_MESSAGES` messages (default 2,000) through the consumer
+//! Reliability, case 5: a soak. `WORKPOOL_SOAK_MESSAGES` messages (default 1,000) through the consumer
 //! on the emulator, 20 % of deliveries failing at random and coming back after a one-second backoff,
 //! fed by a producer that keeps the queue shallow. Counts in and out (lost 0, duplicates reported),
 //! and this process's resident memory and open file descriptors are flat from the end of a warm-up to
@@ -21,9 +21,9 @@ use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
 /// The variable that sets how many messages the soak sends.
 const MESSAGES_VARIABLE: &str = "WORKPOOL_SOAK_MESSAGES";
 
-/// Messages when the variable is not set: enough to reach a steady state, a few dozen seconds in
-/// a debug build against moto.
-const DEFAULT_MESSAGES: usize = 2_000;
+/// Messages when the variable is not set: enough to reach a steady state, and under a minute in a
+/// debug build against moto on a loaded 2-core machine (2,000 took 26–79 s there).
+const DEFAULT_MESSAGES: usize = 1_000;
 
 /// The share of deliveries that fail.
 const FAILURE_RATE: f64 = 0.20;
@@ -34,8 +34,9 @@ const MAX_AHEAD: usize = 200;
 /// Allowed resident memory growth from the warm-up to the end.
 const MAX_RSS_GROWTH_KIB: u64 = 30 * 1024;
 
-/// Allowed change in open file descriptors from the warm-up to the end.
-const MAX_FD_CHANGE: usize = 8;
+/// Allowed growth in open file descriptors from the warm-up to the end. (Fewer is fine: pooled
+/// connections opened at a busy moment close when idle.)
+const MAX_FD_GROWTH: usize = 8;
 
 fn messages() -> usize {
     match std::env::var(MESSAGES_VARIABLE) {
@@ -211,7 +212,7 @@ async fn a_soak_with_random_failures_loses_nothing_and_keeps_memory_and_fds_flat
         end.rss_kib
     );
     assert!(
-        end.fds.abs_diff(warm.fds) <= MAX_FD_CHANGE,
+        end.fds <= warm.fds + MAX_FD_GROWTH,
         "open file descriptors went from {} to {}",
         warm.fds,
         end.fds
