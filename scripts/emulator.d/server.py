@@ -14,7 +14,9 @@ Routes, in the order they are tried:
 - Query-protocol `CompleteLifecycleAction` / `RecordLifecycleActionHeartbeat` -> answered and
   recorded here (lifecycle_actions.py).
 - everything else -> moto (SQS, Auto Scaling, S3, CloudFormation, `/moto-api/...`), with two of
-  its SQS hot spots made cheap without changing what they answer (sqs_speedups.py).
+  its SQS hot spots made cheap without changing what they answer (sqs_speedups.py), and its
+  SQS message operations made safe against each other on the server's threads
+  (sqs_thread_safety.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 
 import sqs_speedups  # noqa: E402
+import sqs_thread_safety  # noqa: E402
 from cloudwatch_cbor import CborToJsonAdapter, match_route  # noqa: E402
 from lifecycle_actions import (  # noqa: E402
     LifecycleActionHandler,
@@ -86,6 +89,7 @@ class EmulatorApp:
 def build_app() -> EmulatorApp:
     """The emulator around a fresh moto server app (with moto's SQS hot spots patched)."""
     sqs_speedups.apply()
+    sqs_thread_safety.apply()
     return EmulatorApp(DomainDispatcherApplication(create_backend_app))
 
 
