@@ -13,7 +13,11 @@ async fn hello(message: Message<String>) -> Result<(), BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    tracing_subscriber::fmt().with_env_filter("info").init();
+    // Logs on stderr; stdout carries only the messages.
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_writer(std::io::stderr)
+        .init();
     let queue_url = std::env::var("QUEUE_URL").map_err(|_| "set QUEUE_URL to the queue's URL")?;
     let config =
         workpool_sqs::aws_config_for(std::env::var("AWS_ENDPOINT_URL").ok().as_deref()).await;

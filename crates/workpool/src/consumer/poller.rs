@@ -136,11 +136,14 @@ impl<S: Source, Svc> Polling<S, Svc> {
         }
         let remaining =
             (received_at + wait + RECEIVE_ANSWER_MARGIN).saturating_duration_since(Instant::now());
-        tracing::debug!(
-            queue = self.api.name(),
-            ?remaining,
-            "stopping: waiting for the receive under way to answer"
-        );
+        if remaining > Duration::from_secs(1) {
+            tracing::info!(
+                queue = self.api.name(),
+                ?remaining,
+                "stopping: waiting for the receive under way to answer, so that what it takes is \
+                 released rather than hidden for its visibility timeout"
+            );
+        }
         match tokio::time::timeout(remaining, receive).await {
             Ok(Ok(messages)) => {
                 self.stats.received(messages.len() as u64);
