@@ -290,10 +290,6 @@ async fn bad_input_fails_clearly_and_ends_in_the_dead_letter_queue_while_good_in
     let consumer = |source: SqsSource| {
         Consumer::new(source)
             .concurrency(10)
-            // One receive at a time: moto 5.2.5's ReceiveMessage is not thread-safe. Two at once
-            // can both move the same message to the DLQ (the second fails with a 500, after
-            // counting a receive of messages it never returns) or both return the same message.
-            .pollers(1)
             .wait_time(Duration::from_secs(1))
             .grace_period(Duration::from_secs(10))
             .failure_policy(FailurePolicy::Exponential {

@@ -104,10 +104,6 @@ async fn random_failures_panics_and_slow_handlers_end_processed_or_dead_lettered
     let drained_probe = main_probe.clone();
     let summary = Consumer::new(source)
         .concurrency(20)
-        // One receive at a time: moto 5.2.5's ReceiveMessage is not thread-safe. Two at once can
-        // both move the same message to the DLQ (the second fails with a 500, after counting a
-        // receive of messages it never returns) or both return the same message.
-        .pollers(1)
         .wait_time(Duration::from_secs(1))
         .grace_period(Duration::from_secs(10))
         .failure_policy(FailurePolicy::Exponential {
