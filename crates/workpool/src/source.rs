@@ -16,7 +16,8 @@ pub const MAX_BATCH: usize = 10;
 /// The longest a receive may wait for a message (SQS's long-poll limit).
 pub const MAX_WAIT: Duration = Duration::from_secs(20);
 
-/// The longest a message may stay invisible, counted from its first receive (SQS's 12-hour cap).
+/// The longest a delivery may stay invisible, counted from its receive (SQS's 12-hour cap; a
+/// redelivery starts again).
 pub const MAX_VISIBILITY: Duration = Duration::from_secs(12 * 60 * 60);
 
 /// A queue the consumer can receive from and acknowledge to.

@@ -779,3 +779,53 @@ async fn two_pollers_share_sixteen_slots_without_idling_them_for_each_other() {
     // the other's batch of ten to finish, batches of ten would run one after another: 800 ms.
     assert!(took < Duration::from_millis(650), "{took:?} {summary:?}");
 }
+
+/// A service whose readiness check panics once, then is fine.
+#[derive(Clone)]
+struct PanicsWhenAskedIfReady {
+    panics_left: Arc<AtomicU32>,
+}
+
+impl tower::Service<Message<String>> for PanicsWhenAskedIfReady {
+    type Response = ();
+    type Error = BoxError;
+    type Future = std::future::Ready<Result<(), BoxError>>;
+
+    fn poll_ready(
+        &mut self,
+        _context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), BoxError>> {
+        if self
+            .panics_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            panic!("readiness check broke");
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _message: Message<String>) -> Self::Future {
+        std::future::ready(Ok(()))
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panic_in_the_readiness_check_is_a_failure_not_a_crash() {
+    let jobs =
+        queue(QueueConfig::standard("ready-panic").visibility_timeout(Duration::from_secs(5)));
+    send_n(&jobs, 3);
+    let summary = Consumer::new(jobs.clone())
+        .failure_policy(FailurePolicy::Exponential {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        })
+        .run(PanicsWhenAskedIfReady {
+            panics_left: Arc::new(AtomicU32::new(1)),
+        })
+        .with_graceful_shutdown(drained(jobs.clone()))
+        .await
+        .unwrap();
+    assert_eq!((summary.panics, summary.failed), (1, 1), "{summary:?}");
+    assert_eq!((summary.succeeded, summary.deleted), (3, 3), "{summary:?}");
+}

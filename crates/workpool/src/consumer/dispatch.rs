@@ -228,7 +228,8 @@ struct Called {
     panicked: bool,
 }
 
-/// Waits for the service to be ready and calls it, catching panics in `call` and in the future.
+/// Waits for the service to be ready and calls it, catching panics in `poll_ready`, in `call` and
+/// in the future.
 async fn call<T, Svc>(mut service: Svc, message: Message<T>) -> Called
 where
     Svc: Service<Message<T>>,
@@ -239,8 +240,10 @@ where
         outcome,
         panicked: false,
     };
-    if let Err(error) = service.ready().await {
-        return failed(Outcome::from_result::<(), _>(Err(error)));
+    match AssertUnwindSafe(service.ready()).catch_unwind().await {
+        Ok(Ok(_)) => {}
+        Ok(Err(error)) => return failed(Outcome::from_result::<(), _>(Err(error))),
+        Err(panic) => return panicked(panic),
     }
     let future = match std::panic::catch_unwind(AssertUnwindSafe(|| service.call(message))) {
         Ok(future) => future,

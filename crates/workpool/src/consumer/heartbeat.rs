@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -229,7 +229,6 @@ impl Leases {
         received_at: Instant,
         timeout: Duration,
     ) -> BatchGuard {
-        let now = SystemTime::now();
         let entries = messages
             .iter()
             .map(|message| Entry {
@@ -237,21 +236,13 @@ impl Leases {
                 state: LeaseState::default(),
             })
             .collect();
-        let times = messages
-            .iter()
-            .map(|message| {
-                // SQS caps the total at 12 hours from the first receive; without that date, from
-                // this one.
-                let since_first = message
-                    .first_received_at
-                    .and_then(|first| now.duration_since(first).ok())
-                    .unwrap_or_default();
-                Times {
-                    visible_until: received_at + timeout,
-                    expires_for_good: received_at + MAX_VISIBILITY.saturating_sub(since_first),
-                }
-            })
-            .collect();
+        // SQS caps a delivery's total visibility at 12 hours from its receive (each redelivery
+        // starts again).
+        let times = Times {
+            visible_until: received_at + timeout,
+            expires_for_good: received_at + MAX_VISIBILITY,
+        };
+        let times = vec![times; messages.len()];
         let batch = Arc::new(BatchLease {
             entries,
             times: Mutex::new(times),
@@ -412,10 +403,8 @@ async fn extend<S: Source>(api: &Api<S>, stats: &Stats, chunk: &[Due], now: Inst
 mod tests {
     use super::*;
 
-    fn raw(handle: &str, first_received_at: Option<SystemTime>) -> RawMessage {
-        let mut message = RawMessage::new(handle, handle, "");
-        message.first_received_at = first_received_at;
-        message
+    fn raw(handle: &str) -> RawMessage {
+        RawMessage::new(handle, handle, "")
     }
 
     fn due_handles(leases: &Leases, now: Instant, timeout: Duration) -> Vec<(String, Duration)> {
@@ -430,8 +419,8 @@ mod tests {
         let leases = Arc::new(Leases::default());
         let timeout = Duration::from_secs(30);
         let now = Instant::now();
-        let _fresh = leases.hold(&[raw("fresh", None)], now, timeout);
-        let _old = leases.hold(&[raw("old", None)], now - Duration::from_secs(25), timeout);
+        let _fresh = leases.hold(&[raw("fresh")], now, timeout);
+        let _old = leases.hold(&[raw("old")], now - Duration::from_secs(25), timeout);
         assert_eq!(
             due_handles(&leases, now, timeout),
             vec![("old".to_owned(), timeout)]
@@ -441,20 +430,17 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn extensions_stop_at_twelve_hours_from_the_first_receive() {
+    async fn extensions_stop_at_twelve_hours_from_the_receive() {
         let leases = Arc::new(Leases::default());
         let timeout = Duration::from_secs(60);
-        let now = Instant::now();
-        let first = SystemTime::now() - (MAX_VISIBILITY - Duration::from_secs(20));
-        let batch = leases.hold(&[raw("near-cap", Some(first))], now, Duration::from_secs(5));
+        let received = Instant::now();
+        let batch = leases.hold(&[raw("near-cap")], received, Duration::from_secs(5));
+        // 20 s short of the cap, the extension is only what is left.
+        let now = received + MAX_VISIBILITY - Duration::from_secs(20);
+        batch.batch.times.lock().unwrap()[0].visible_until = now;
         let (due, _) = leases.due(now, timeout, || {});
-        // Only the room left under the cap (the wall clock moved on a little since `first`).
-        let granted = due[0].change.timeout;
-        assert!(
-            granted <= Duration::from_secs(20) && granted > Duration::from_secs(19),
-            "{granted:?}"
-        );
-        batch.batch.times.lock().unwrap()[0].visible_until = now + granted;
+        assert_eq!(due[0].change.timeout, Duration::from_secs(20));
+        batch.batch.times.lock().unwrap()[0].visible_until = now + Duration::from_secs(20);
         assert!(
             due_handles(&leases, now + Duration::from_secs(15), timeout).is_empty(),
             "at the cap: nothing more"
@@ -473,7 +459,7 @@ mod tests {
         let now = Instant::now();
         let timeout = Duration::from_secs(30);
         let old = now - Duration::from_secs(29);
-        let batch = leases.hold(&[raw("done", None), raw("running", None)], old, timeout);
+        let batch = leases.hold(&[raw("done"), raw("running")], old, timeout);
         batch.finish(0);
         assert_eq!(
             due_handles(&leases, now, timeout),
@@ -488,7 +474,7 @@ mod tests {
         let leases = Arc::new(Leases::default());
         let now = Instant::now();
         let timeout = Duration::from_secs(30);
-        let batch = leases.hold(&[raw("video", None)], now, timeout);
+        let batch = leases.hold(&[raw("video")], now, timeout);
         let lease = batch.lease(0);
         lease.request_timeout(Duration::from_secs(600));
         let (due, _) = leases.due(now, timeout, || {});
@@ -509,7 +495,7 @@ mod tests {
         let leases = Arc::new(Leases::default());
         let now = Instant::now();
         let batch = leases.hold(
-            &[raw("a", None), raw("b", None), raw("c", None)],
+            &[raw("a"), raw("b"), raw("c")],
             now,
             Duration::from_secs(30),
         );
