@@ -15,19 +15,11 @@ use std::time::{Duration, Instant};
 use tower::service_fn;
 use workpool::{BoxError, Consumer, Message};
 use workpool_sqs::SqsSource;
-use workpool_tests::reliability::{send_bodies, Ledger, LogCapture, QueueProbe};
+use workpool_tests::reliability::{eventually, send_bodies, Ledger, LogCapture, QueueProbe};
 use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
 
 fn emulator_script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../scripts/emulator")
-}
-
-async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

@@ -19,7 +19,9 @@ use workpool_scaler::aws::AwsClients;
 use workpool_scaler::{LatencyTarget, Policy, ScalingRules};
 use workpool_sidecar::{AutoScalingMode, Ending, Mode, Sidecar, SidecarConfig};
 use workpool_sqs::SqsSource;
-use workpool_tests::reliability::{send_bodies, FaultProxy, Ledger, LogCapture, QueueProbe};
+use workpool_tests::reliability::{
+    eventually, send_bodies, FaultProxy, Ledger, LogCapture, QueueProbe,
+};
 use workpool_tests::{aws_config, create_queue, endpoint, unique_name, QueueSpec};
 
 /// An SDK configuration like [`aws_config`] but for `endpoint` (the proxy).
@@ -30,15 +32,6 @@ async fn config_for(endpoint: &str) -> SdkConfig {
         .credentials_provider(Credentials::new("test", "test", None, None, "reliability"))
         .load()
         .await
-}
-
-/// Waits until `done()` or panics after `timeout` naming `what`.
-async fn eventually(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + timeout;
-    while !done() {
-        assert!(Instant::now() < deadline, "{what}: not within {timeout:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 const OUTAGE: Duration = Duration::from_secs(6);
