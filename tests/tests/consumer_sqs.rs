@@ -1,6 +1,7 @@
 //! The consumer runtime end to end: the real AWS SDK against the emulator (moto), counting messages in
 //! and out.
 
+use std::collections::HashMap;
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -209,7 +210,7 @@ async fn the_heartbeat_keeps_a_slow_message_invisible_past_its_timeout() {
 }
 
 #[tokio::test]
-async fn fifo_messages_of_a_group_run_in_order() {
+async fn fifo_messages_of_a_group_run_in_order_one_at_a_time_and_a_failure_holds_the_rest() {
     let spec = QueueSpec {
         fifo: true,
         ..QueueSpec::default()
@@ -217,38 +218,72 @@ async fn fifo_messages_of_a_group_run_in_order() {
     let queue = test_queue("consumer-fifo", spec).await;
     let messages = (0..30).map(|i| (format!("{i}"), Some(["a", "b", "c"][i % 3].to_owned())));
     queue.send(messages).await;
-    let seen: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
-    let log = seen.clone();
+    // Every attempt, in the order they started: (group, body, succeeded).
+    let attempts: Arc<Mutex<Vec<(String, u32, bool)>>> = Arc::default();
+    let running: Arc<Mutex<HashMap<String, u32>>> = Arc::default();
+    let overlaps = Arc::new(AtomicU32::new(0));
+    let (log, busy, overlapped) = (attempts.clone(), running.clone(), overlaps.clone());
     let summary = Consumer::new(queue.source.clone())
         .concurrency(10)
         .wait_time(Duration::from_secs(1))
+        .failure_policy(FailurePolicy::Exponential {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(1),
+        })
         .run(service_fn(move |message: Message<String>| {
-            let log = log.clone();
+            let (log, busy, overlapped) = (log.clone(), busy.clone(), overlapped.clone());
             async move {
-                tokio::time::sleep(Duration::from_millis(fastrand_ms())).await;
                 let group = message.group_id().unwrap().to_owned();
-                log.lock()
-                    .unwrap()
-                    .push((group, message.body().parse().unwrap()));
-                Ok::<_, BoxError>(())
+                let body: u32 = message.body().parse().unwrap();
+                {
+                    let mut busy = busy.lock().unwrap();
+                    let now = busy.entry(group.clone()).or_default();
+                    *now += 1;
+                    if *now > 1 {
+                        overlapped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(fastrand_ms())).await;
+                *busy.lock().unwrap().get_mut(&group).unwrap() -= 1;
+                // Message 4 (group b) fails on its first delivery.
+                let succeeded = !(body == 4 && message.receive_count() == 1);
+                log.lock().unwrap().push((group, body, succeeded));
+                if succeeded {
+                    Ok::<_, BoxError>(())
+                } else {
+                    Err("the first delivery of 4 fails".into())
+                }
             }
         }))
         .with_graceful_shutdown(queue.drained())
         .await
         .unwrap();
-    let seen = seen.lock().unwrap();
+    assert_eq!(
+        overlaps.load(Ordering::Relaxed),
+        0,
+        "a group ran two at once"
+    );
+    let attempts = attempts.lock().unwrap();
     for group in ["a", "b", "c"] {
-        let order: Vec<u32> = seen
+        let done: Vec<u32> = attempts
             .iter()
-            .filter(|(g, _)| g == group)
-            .map(|(_, i)| *i)
+            .filter(|(g, _, succeeded)| g == group && *succeeded)
+            .map(|(_, body, _)| *body)
             .collect();
-        let mut sorted = order.clone();
+        let mut sorted = done.clone();
         sorted.sort_unstable();
-        assert_eq!(order, sorted, "group {group} ran out of order");
-        assert_eq!(order.len(), 10);
+        assert_eq!(done, sorted, "group {group} ran out of order");
+        assert_eq!(done.len(), 10, "group {group}: {done:?}");
     }
-    assert_eq!(summary.deleted, 30);
+    // After 4 failed, the next attempt in group b is 4 again: nothing of b ran past it.
+    let b: Vec<(u32, bool)> = attempts
+        .iter()
+        .filter(|(g, _, _)| g == "b")
+        .map(|(_, body, succeeded)| (*body, *succeeded))
+        .collect();
+    let failed_at = b.iter().position(|attempt| *attempt == (4, false)).unwrap();
+    assert_eq!(b[failed_at + 1], (4, true), "{b:?}");
+    assert_eq!((summary.failed, summary.deleted), (1, 30), "{summary:?}");
 }
 
 fn fastrand_ms() -> u64 {
