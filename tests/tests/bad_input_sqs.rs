@@ -174,20 +174,24 @@ async fn a_consumer_of_a_queue_that_does_not_exist_stops_at_once_naming_it() {
     let name = unique_name("no-such-queue");
     let url = format!("{}/123456789012/{name}", endpoint());
     for visibility_timeout in [None, Some(Duration::from_secs(30))] {
-        let mut consumer = workpool::Consumer::new(SqsSource::from_queue_url(&config, &url).unwrap());
+        let mut consumer =
+            workpool::Consumer::new(SqsSource::from_queue_url(&config, &url).unwrap());
         if let Some(timeout) = visibility_timeout {
             consumer = consumer.visibility_timeout(timeout);
         }
         let outcome = tokio::time::timeout(
             Duration::from_secs(30),
-            consumer.run(tower::service_fn(|_message: workpool::Message<String>| async {
-                Ok::<_, workpool::BoxError>(())
-            })),
+            consumer.run(tower::service_fn(
+                |_message: workpool::Message<String>| async { Ok::<_, workpool::BoxError>(()) },
+            )),
         )
         .await
         .expect("the consumer gives up at once instead of polling a missing queue");
         let error = outcome.unwrap_err();
-        assert!(matches!(error, workpool::Error::Consumer { .. }), "{error:?}");
+        assert!(
+            matches!(error, workpool::Error::Consumer { .. }),
+            "{error:?}"
+        );
         let text = error.to_string();
         assert!(
             text.contains(&name) && text.contains("does not exist"),
