@@ -144,11 +144,7 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
                     warn!(group = %group_name, %error, "cannot apply the decision");
                     errors.push(error.to_string());
                     // Not applied: remember the recommendation, not a scaling time.
-                    decision = Decision::hold(
-                        decision.current,
-                        decision.recommendation,
-                        decision.reason.clone(),
-                    );
+                    decision = decision.unapplied();
                 }
             }
         }
@@ -244,9 +240,11 @@ mod tests {
         let mut controller =
             Controller::new(queue.clone(), fleet.clone(), metrics.clone(), policy());
         let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // 8 jobs in flight (the last instance was lost), 4 waiting: 2 slots each, so 4 instances
+        // keep up with what is in flight.
         queue.set(QueueReading {
-            visible: 8,
-            not_visible: 0,
+            visible: 4,
+            not_visible: 8,
             delayed: 0,
         });
         let out = controller.tick(start).await;
@@ -255,9 +253,9 @@ mod tests {
         assert_eq!(fleet.describe().await.expect("readable").desired, 4);
         let published = metrics.published();
         assert_eq!(published.len(), 1);
-        assert_eq!(published[0].visible, 8);
+        assert_eq!(published[0].visible, 4);
         assert_eq!(published[0].desired_capacity, Some(4));
-        assert_eq!(published[0].backlog_per_instance, Some(8.0));
+        assert_eq!(published[0].backlog_per_instance, Some(4.0));
 
         tokio::time::advance(Duration::from_secs(10)).await;
         queue.set(QueueReading::default());

@@ -5,18 +5,25 @@ use std::time::{Duration, SystemTime};
 
 use crate::decision::{Decision, Reason};
 use crate::history::History;
-use crate::observation::{Input, Observation};
-use crate::policy::{Policy, PolicyKind};
+use crate::observation::{GroupReading, Input, Observation, QueueReading};
+use crate::policy::{Policy, PolicyKind, ScalingRules};
 
 /// Decides the group's desired capacity for this tick.
 ///
 /// In order: any unreadable input holds; a capacity outside the group's bounds is brought back; at
 /// zero, nothing starts until visible messages reach the activation threshold; a higher
 /// recommendation scales out at once (compared against desired, which counts booting instances),
-/// capped per step and by the group's max; a lower one scales in only to the highest recommendation
-/// over the stabilization window, outside the tolerance, never below busy instances, at most the
-/// per-step cap, never below the group's min, and to zero only once the queue has been empty for the
-/// quiet cooldown. The thresholds policy also waits out its cooldowns.
+/// capped per step and by the group's max; a lower one waits until the instances launched by a
+/// recent scale-out are in service, then scales in only to the highest recommendation over the
+/// stabilization window (for the latency target, of its keep-up part), outside the tolerance, never
+/// below busy instances, at most the per-step cap, never below the group's min, and to zero only
+/// once the queue has been empty for the quiet cooldown. While the window holds, instances idle for
+/// the idle-release time with nothing waiting still go (rent or buy), down to the highest
+/// recommendation made while they were idle (see [`ScalingRules::release_idle_after`]). The
+/// thresholds policy also waits out its cooldowns.
+///
+/// What `decide` needs to remember (recommendations, the arrival estimate, idle times) travels in the
+/// returned [`Decision`] and is kept by [`History::record`].
 pub fn decide(
     observation: &Observation,
     policy: &Policy,
@@ -60,30 +67,43 @@ pub fn decide(
             current: Some(current),
             desired: Some(current.clamp(min, max)),
             recommendation: None,
+            keep_up: None,
+            arrivals: None,
             reason: Reason::OutsideBounds { min, max },
             terminate: Vec::new(),
         };
     }
 
     let rules = policy.rules();
-    let recommended = policy.recommend(queue, group);
+    let advice = policy.recommend(queue, group, history.arrivals(), now);
     let activating = current == 0 && queue.visible >= rules.activation();
+    // From here on every decision carries what was recommended and estimated, for the history.
+    let decided = |desired: Option<u32>, recommendation: u32, reason, terminate| Decision {
+        current: Some(current),
+        desired,
+        recommendation: Some(recommendation),
+        keep_up: Some(advice.keep_up.min(recommendation)),
+        arrivals: advice.arrivals,
+        reason,
+        terminate,
+    };
     if current == 0 && !activating {
-        return Decision::hold(
-            Some(0),
-            Some(0),
+        return decided(
+            None,
+            0,
             Reason::BelowActivation {
                 visible: queue.visible,
                 threshold: rules.activation(),
             },
+            Vec::new(),
         );
     }
     let recommendation = if activating {
-        recommended.max(1)
+        advice.capacity.max(1)
     } else {
-        recommended
+        advice.capacity
     };
-    let hold = |reason| Decision::hold(Some(current), Some(recommendation), reason);
+    let hold = |reason| decided(None, recommendation, reason, Vec::new());
 
     if recommendation > current {
         if let (PolicyKind::Thresholds(thresholds), false) = (policy.kind(), activating) {
@@ -115,41 +135,18 @@ pub fn decide(
                 limited: to < recommendation,
             }
         };
-        return Decision {
-            current: Some(current),
-            desired: Some(to),
-            recommendation: Some(recommendation),
-            reason,
-            terminate: Vec::new(),
-        };
+        return decided(Some(to), recommendation, reason, Vec::new());
     }
     if recommendation == current {
         return hold(Reason::Steady);
     }
 
-    let window_start = now
-        .checked_sub(rules.stabilization_window())
-        .unwrap_or(SystemTime::UNIX_EPOCH);
-    let window_high = history
-        .highest_recommendation_since(window_start)
-        .unwrap_or(0)
-        .max(recommendation);
-    if window_high >= current {
-        return hold(Reason::Stabilizing {
-            recommended: recommendation,
-            window_high,
-        });
-    }
-    if let PolicyKind::Thresholds(thresholds) = policy.kind() {
-        if let Some(remaining) =
+    let in_cooldown = match policy.kind() {
+        PolicyKind::Thresholds(thresholds) => {
             cooldown_left(history.last_scaling(), thresholds.in_cooldown(), now)
-        {
-            return hold(Reason::ScaleInCooldown { remaining });
         }
-    }
-
-    let mut target = window_high;
-    let mut limited = false;
+        PolicyKind::LatencyTarget(_) => None,
+    };
     let quiet_for = if queue.total() == 0 {
         history
             .quiet_since()
@@ -157,25 +154,116 @@ pub fn decide(
     } else {
         None
     };
-    if target == 0 && quiet_for.is_none_or(|quiet| quiet < rules.zero_cooldown()) {
+    let zero_allowed = quiet_for.is_some_and(|quiet| quiet >= rules.zero_cooldown());
+    let idle_order = idle_longest_first(group, history, now);
+
+    let by_window = scale_in_by_window(
+        group,
+        rules,
+        history,
+        now,
+        recommendation,
+        in_cooldown,
+        quiet_for,
+    );
+    let (target, reason) = match by_window {
+        Ok(change) => change,
+        Err(hold_reason) => {
+            // The window, the tolerance or the quiet cooldown holds: idle instances may still go.
+            let cooling = matches!(
+                hold_reason,
+                Reason::ScaleInCooldown { .. } | Reason::Booting { .. }
+            );
+            let release = IdleRelease {
+                queue,
+                rules,
+                history,
+                now,
+                current,
+                min,
+                recommendation,
+                zero_allowed,
+            };
+            match release.decide(&idle_order) {
+                Some((target, idle_for)) if !cooling => (
+                    target,
+                    Reason::ReleaseIdle {
+                        released: current - target,
+                        idle_for,
+                    },
+                ),
+                _ => return hold(hold_reason),
+            }
+        }
+    };
+    let terminate = idle_order
+        .into_iter()
+        .take((current - target) as usize)
+        .map(|(_, id)| id.to_owned())
+        .collect();
+    decided(Some(target), recommendation, reason, terminate)
+}
+
+/// The scale-in the stabilization window allows, after the thresholds' cooldown, the quiet
+/// cooldown, the tolerance, busy instances, the per-step cap and the group's min: the new capacity
+/// and why, or the reason to hold.
+fn scale_in_by_window(
+    group: &GroupReading,
+    rules: &ScalingRules,
+    history: &History,
+    now: SystemTime,
+    recommendation: u32,
+    in_cooldown: Option<Duration>,
+    quiet_for: Option<Duration>,
+) -> Result<(u32, Reason), Reason> {
+    let current = group.desired;
+    let window_start = now
+        .checked_sub(rules.stabilization_window())
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    if group.pending > 0
+        && history
+            .last_scale_out()
+            .is_some_and(|scaled_out| scaled_out >= window_start)
+    {
+        return Err(Reason::Booting {
+            pending: group.pending,
+        });
+    }
+    let window_high = history
+        .highest_recommendation_since(window_start)
+        .unwrap_or(0)
+        .max(recommendation);
+    if window_high >= current {
+        return Err(Reason::Stabilizing {
+            recommended: recommendation,
+            window_high,
+        });
+    }
+    if let Some(remaining) = in_cooldown {
+        return Err(Reason::ScaleInCooldown { remaining });
+    }
+    let mut target = window_high;
+    let mut limited = false;
+    let zero_allowed = quiet_for.is_some_and(|quiet| quiet >= rules.zero_cooldown());
+    if target == 0 && !zero_allowed {
         target = 1;
         limited = true;
         if target >= current {
-            return hold(Reason::QuietCooldown {
+            return Err(Reason::QuietCooldown {
                 remaining: rules
                     .zero_cooldown()
                     .saturating_sub(quiet_for.unwrap_or(Duration::ZERO)),
             });
         }
     }
-    if f64::from(current - target) <= rules.tolerance_fraction() * f64::from(current) {
-        return hold(Reason::WithinTolerance { target });
+    if within_tolerance(rules, current, target) {
+        return Err(Reason::WithinTolerance { target });
     }
     if target < group.busy {
         target = group.busy;
         limited = true;
         if target >= current {
-            return hold(Reason::HeldByBusy { busy: group.busy });
+            return Err(Reason::HeldByBusy { busy: group.busy });
         }
     }
     if let Some(cap) = rules.scale_in_cap() {
@@ -184,17 +272,13 @@ pub fn decide(
             limited = true;
         }
     }
-    if target < min {
-        target = min;
+    if target < group.min {
+        target = group.min;
         limited = true;
         if target >= current {
-            return hold(Reason::AtMinimum { min });
+            return Err(Reason::AtMinimum { min: group.min });
         }
     }
-
-    let mut terminate = group.idle_instances.clone();
-    terminate.sort();
-    terminate.truncate((current - target) as usize);
     let reason = match (target, quiet_for) {
         (0, Some(quiet_for)) => Reason::ScaleToZero { quiet_for },
         _ => Reason::ScaleIn {
@@ -202,13 +286,97 @@ pub fn decide(
             limited,
         },
     };
-    Decision {
-        current: Some(current),
-        desired: Some(target),
-        recommendation: Some(recommendation),
-        reason,
-        terminate,
+    Ok((target, reason))
+}
+
+/// The group's idle instances with how long each has been idle, longest first (ties by id).
+fn idle_longest_first<'a>(
+    group: &'a GroupReading,
+    history: &History,
+    now: SystemTime,
+) -> Vec<(Duration, &'a str)> {
+    let mut idle: Vec<(Duration, &str)> = group
+        .idle_instances
+        .iter()
+        .map(|id| {
+            let since = history.idle_since(id).unwrap_or(now);
+            (
+                now.duration_since(since).unwrap_or(Duration::ZERO),
+                id.as_str(),
+            )
+        })
+        .collect();
+    idle.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    idle
+}
+
+/// What the rent-or-buy release looks at: with nothing waiting, instances idle for at least the
+/// idle-release time go, even while the stabilization window holds the capacity.
+struct IdleRelease<'a> {
+    queue: &'a QueueReading,
+    rules: &'a ScalingRules,
+    history: &'a History,
+    now: SystemTime,
+    current: u32,
+    min: u32,
+    recommendation: u32,
+    zero_allowed: bool,
+}
+
+impl IdleRelease<'_> {
+    /// The new capacity and how long the most recently idle of the released instances had been
+    /// idle (they come first in `idle_order`), or `None` when none is to go. None goes:
+    ///
+    /// - while a message waits, or within the stabilization window (and the idle-release time) of
+    ///   a scale-out: an instance idle while the fleet was short is no evidence of surplus;
+    /// - below the highest recommendation made while it was idle, nor below the current one: an
+    ///   instance some recommendation asked for during that time was not surplus all along;
+    /// - below the group's min, below one before the quiet cooldown, more than the per-step cap,
+    ///   or fewer than the tolerance.
+    fn decide(&self, idle_order: &[(Duration, &str)]) -> Option<(u32, Duration)> {
+        let after = self.rules.idle_release()?;
+        if self.queue.visible > 0 {
+            return None;
+        }
+        let since = |span: Duration| self.now.checked_sub(span).unwrap_or(SystemTime::UNIX_EPOCH);
+        let settle = after.max(self.rules.stabilization_window());
+        if self
+            .history
+            .last_scale_out()
+            .is_some_and(|scaled_out| scaled_out > since(settle))
+        {
+            return None;
+        }
+        let mut floor = self
+            .recommendation
+            .max(
+                self.history
+                    .highest_recommendation_since(since(after))
+                    .unwrap_or(0),
+            )
+            .max(self.min)
+            .max(u32::from(!self.zero_allowed));
+        if let Some(cap) = self.rules.scale_in_cap() {
+            floor = floor.max(self.current.saturating_sub(cap));
+        }
+        let long_idle = idle_order
+            .iter()
+            .take_while(|(idle_for, _)| *idle_for >= after)
+            .count();
+        let removable = self.current.saturating_sub(floor).min(long_idle as u32);
+        if removable == 0 || within_tolerance(self.rules, self.current, self.current - removable) {
+            return None;
+        }
+        Some((
+            self.current - removable,
+            idle_order[removable as usize - 1].0,
+        ))
     }
+}
+
+/// Whether going from `current` to `target` removes less than the tolerance's share of `current`.
+fn within_tolerance(rules: &ScalingRules, current: u32, target: u32) -> bool {
+    f64::from(current.saturating_sub(target)) < rules.tolerance_fraction() * f64::from(current)
 }
 
 /// Time left of a cooldown that started at `since`, or `None` when it has run out (or never started).
@@ -238,6 +406,14 @@ mod tests {
             Duration::from_secs(10),
             Duration::from_secs(60),
         ))
+    }
+
+    /// The same target without smoothing: each tick's arrival estimate is what that tick saw.
+    fn unsmoothed() -> Policy {
+        Policy::latency_target(
+            LatencyTarget::new(4, Duration::from_secs(10), Duration::from_secs(60))
+                .rate_smoothing(Duration::ZERO),
+        )
     }
 
     fn queue(visible: u64, not_visible: u64) -> QueueReading {
@@ -387,14 +563,15 @@ mod tests {
 
     #[test]
     fn scale_in_waits_for_the_stabilization_window() {
-        let policy = latency();
+        let policy = unsmoothed();
         let mut history = History::new();
         let busy = observe(queue(0, 40), group(2));
         let first = decide(&busy, &policy, &history, at(0));
         assert_eq!(first.desired, Some(10));
         history.record(at(0), &busy, &first);
+        // 15 s later 8 are in flight and nothing waits: few arrived (8 − 40 + 36 completed = 4).
         let calmer = observe(queue(0, 8), group(10));
-        let held = decide(&calmer, &policy, &history, at(60));
+        let held = decide(&calmer, &policy, &history, at(15));
         assert_eq!(held.desired, None);
         assert!(matches!(
             held.reason,
@@ -403,14 +580,206 @@ mod tests {
                 ..
             }
         ));
-        history.record(at(60), &calmer, &held);
-        // At 301 s the 10 has left the window; the 2 recommended at 60 s is the highest.
+        history.record(at(15), &calmer, &held);
+        // At 301 s the 10 has left the window. The queue held steady at 8 in flight, so arrivals
+        // matched completions (8 per 10 s): 2 instances keep up, the highest in the window.
         let released = decide(&calmer, &policy, &history, at(301));
         assert_eq!(released.desired, Some(2));
         assert!(matches!(
             released.reason,
             Reason::ScaleIn { window_high: 2, .. }
         ));
+    }
+
+    #[test]
+    fn the_window_holds_the_keep_up_part_not_the_backlog_part() {
+        let policy = latency();
+        let mut history = History::new();
+        // 240 waiting, 8 in flight on 2 instances: 2 keep up; starting 240 within 30 s takes 20.
+        let backlog = observe(queue(240, 8), group(2));
+        let out = decide(&backlog, &policy, &history, at(0));
+        assert_eq!(out.desired, Some(20));
+        assert_eq!(out.keep_up, Some(2));
+        history.record(at(0), &backlog, &out);
+        // The backlog is gone 15 s later and 9 instances' worth of jobs run: the window remembers 2,
+        // not 20, so the capacity follows the work at once.
+        let drained = observe(queue(0, 36), group(20));
+        let after = decide(&drained, &policy, &history, at(15));
+        assert!(
+            matches!(after.reason, Reason::ScaleIn { .. }),
+            "{}",
+            after.reason
+        );
+        assert!(after.desired.expect("scales in") < 20);
+    }
+
+    #[test]
+    fn a_backlog_on_busy_slots_does_not_ratchet_the_capacity_up() {
+        // Every slot is busy while a backlog waits for booting instances; the F/s term would
+        // add the backlog term to the busy capacity again at every tick. The arrival estimate sees
+        // that nothing more arrives, so the recommendation stays put.
+        let policy = latency();
+        let mut history = History::new();
+        let mut current = 2;
+        let mut recommendations = Vec::new();
+        for tick in 0..6u64 {
+            // 100 waiting, every slot of the in-service instances busy; arrivals just match the
+            // completions (the total stays at 100 + in flight).
+            let observation = observe(queue(100, 8), {
+                let mut g = group(current);
+                g.in_service = 2;
+                g.pending = current - 2;
+                g
+            });
+            let decision = decide(&observation, &policy, &history, at(tick * 15));
+            history.record(at(tick * 15), &observation, &decision);
+            current = decision.resulting_capacity().expect("readable");
+            recommendations.push(decision.recommendation.expect("readable"));
+        }
+        assert!(
+            recommendations.windows(2).all(|w| w[1] <= w[0]),
+            "{recommendations:?}"
+        );
+    }
+
+    #[test]
+    fn idle_instances_go_after_the_idle_release_time_with_nothing_waiting() {
+        let policy = unsmoothed()
+            .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(60))));
+        let mut history = History::new();
+        let mut busy = group(4);
+        busy.busy = 4;
+        let loaded = observe(queue(0, 16), busy);
+        let first = decide(&loaded, &policy, &history, at(0));
+        history.record(at(0), &loaded, &first);
+        // The load halves: two instances go idle; the window (300 s) still remembers 4.
+        let mut half = group(4);
+        half.busy = 2;
+        half.idle_instances = vec!["i-3".into(), "i-4".into()];
+        let calmer = observe(queue(0, 8), half.clone());
+        for second in [15, 30, 45, 60] {
+            let decision = decide(&calmer, &policy, &history, at(second));
+            assert_eq!(decision.desired, None, "{second} s: {}", decision.reason);
+            history.record(at(second), &calmer, &decision);
+        }
+        // Idle since 15 s: at 75 s they have been idle for 60 s.
+        let release = decide(&calmer, &policy, &history, at(75));
+        assert_eq!(release.desired, Some(2), "{}", release.reason);
+        assert_eq!(release.terminate, vec!["i-3", "i-4"]);
+        assert!(matches!(
+            release.reason,
+            Reason::ReleaseIdle { released: 2, .. }
+        ));
+        // Not while anything waits.
+        let waiting = observe(queue(1, 8), half);
+        assert_eq!(decide(&waiting, &policy, &history, at(75)).desired, None);
+    }
+
+    #[test]
+    fn idle_release_keeps_the_recommendations_and_the_quiet_cooldown() {
+        let policy = unsmoothed()
+            .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(30))));
+        let mut history = History::new();
+        // 24 in flight on 6 instances puts 6 in the window.
+        let full = observe(queue(0, 24), group(6));
+        let first = decide(&full, &policy, &history, at(0));
+        history.record(at(0), &full, &first);
+        // Then 8 in flight, 5 instances idle: 2 keep up, so 4 of the idle ones go once idle 30 s.
+        let mut reading = group(6);
+        reading.idle_instances = (1..=5).map(|n| format!("i-{n}")).collect();
+        reading.busy = 1;
+        let light = observe(queue(0, 8), reading);
+        for second in [15, 30] {
+            let decision = decide(&light, &policy, &history, at(second));
+            assert_eq!(decision.desired, None, "{}", decision.reason);
+            history.record(at(second), &light, &decision);
+        }
+        let decision = decide(&light, &policy, &history, at(45));
+        assert_eq!(decision.desired, Some(2), "{}", decision.reason);
+        assert!(matches!(
+            decision.reason,
+            Reason::ReleaseIdle { released: 4, .. }
+        ));
+        assert_eq!(decision.terminate.len(), 4);
+
+        // An empty queue: the last instance stays for the quiet cooldown (300 s).
+        let mut history = History::new();
+        let busy = observe(queue(0, 12), group(3));
+        let first = decide(&busy, &policy, &history, at(0));
+        history.record(at(0), &busy, &first);
+        let mut idle = group(3);
+        idle.idle_instances = vec!["i-1".into(), "i-2".into(), "i-3".into()];
+        let empty = observe(queue(0, 0), idle);
+        let mut reasons = Vec::new();
+        for second in (15..=90).step_by(15) {
+            let decision = decide(&empty, &policy, &history, at(second));
+            history.record(at(second), &empty, &decision);
+            if let Some(desired) = decision.desired {
+                reasons.push((desired, decision.reason.to_string()));
+                break;
+            }
+        }
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert_eq!(reasons[0].0, 1, "{reasons:?}");
+        assert!(reasons[0].1.starts_with("release idle"), "{reasons:?}");
+    }
+
+    #[test]
+    fn no_idle_release_within_the_window_of_a_scale_out() {
+        let policy = unsmoothed()
+            .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(30))));
+        let mut history = History::new();
+        let start = observe(queue(0, 8), group(2));
+        let first = decide(&start, &policy, &history, at(0));
+        history.record(at(0), &start, &first);
+        // 60 more in 15 s on top of the 12 completed: 4.8 a second keep 12 instances busy.
+        let surge = observe(queue(60, 8), group(2));
+        let out = decide(&surge, &policy, &history, at(15));
+        assert_eq!(out.desired, Some(12), "{}", out.reason);
+        history.record(at(15), &surge, &out);
+        // The surge stops at once: 6 of the 12 sit idle, nothing waits. The window of the
+        // scale-out keeps them, idle or not, until 300 s after it.
+        let mut reading = group(12);
+        reading.busy = 6;
+        reading.idle_instances = (1..=6).map(|n| format!("i-{n}")).collect();
+        let calm = observe(queue(0, 24), reading);
+        let mut released_at = None;
+        for second in (30..=600).step_by(15) {
+            let decision = decide(&calm, &policy, &history, at(second));
+            history.record(at(second), &calm, &decision);
+            if decision.desired.is_some() {
+                released_at = Some((second, decision.reason.to_string()));
+                break;
+            }
+        }
+        let (second, reason) = released_at.expect("released in the end");
+        assert!(second >= 315, "{second} s: {reason}");
+    }
+
+    #[test]
+    fn scale_in_waits_for_launched_instances_to_boot() {
+        let policy = unsmoothed();
+        let mut history = History::new();
+        let backlog = observe(queue(72, 8), group(2));
+        let out = decide(&backlog, &policy, &history, at(0));
+        assert_eq!(out.desired, Some(6));
+        history.record(at(0), &backlog, &out);
+        // The backlog drained onto the two in service before the four new ones booted.
+        let mut booting = group(6);
+        booting.in_service = 2;
+        booting.pending = 4;
+        let drained = observe(queue(0, 4), booting);
+        let held = decide(&drained, &policy, &history, at(15));
+        assert_eq!(held.desired, None);
+        assert!(matches!(held.reason, Reason::Booting { pending: 4 }));
+        // Once they are in service the scale-in goes ahead.
+        let in_service = observe(queue(0, 4), group(6));
+        let scaled_in = decide(&in_service, &policy, &history, at(30));
+        assert!(
+            scaled_in.desired.is_some_and(|d| d < 6),
+            "{}",
+            scaled_in.reason
+        );
     }
 
     #[test]

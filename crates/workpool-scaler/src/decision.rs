@@ -4,10 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::arrival::ArrivalEstimate;
 use crate::observation::{Input, ReadError};
 
 /// The outcome of one evaluation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
     /// The group's desired capacity when observed; `None` when the group could not be read.
     pub current: Option<u32>,
@@ -16,6 +17,12 @@ pub struct Decision {
     /// What the policy recommended before the common rules, when inputs were readable; kept in the
     /// [`History`](crate::History) for the stabilization window.
     pub recommendation: Option<u32>,
+    /// The part of the recommendation the stabilization window remembers (see
+    /// [`Recommendation::keep_up`](crate::Recommendation::keep_up)), when inputs were readable.
+    pub keep_up: Option<u32>,
+    /// The arrival estimate made this tick (latency target), remembered in the
+    /// [`History`](crate::History) for the next one.
+    pub arrivals: Option<ArrivalEstimate>,
     /// Why.
     pub reason: Reason,
     /// Idle instances to terminate (with a decrement of desired capacity) when scaling in, at most as
@@ -30,8 +37,20 @@ impl Decision {
             current,
             desired: None,
             recommendation,
+            keep_up: None,
+            arrivals: None,
             reason,
             terminate: Vec::new(),
+        }
+    }
+
+    /// This decision turned into a hold (it could not be applied), keeping what was recommended and
+    /// estimated so the history still learns from the tick.
+    pub fn unapplied(self) -> Self {
+        Self {
+            desired: None,
+            terminate: Vec::new(),
+            ..self
         }
     }
 
@@ -106,6 +125,20 @@ pub enum Reason {
         recommended: u32,
         /// The highest recommendation within the window.
         window_high: u32,
+    },
+    /// Instances idle for the idle-release time, with nothing waiting, are let go although the
+    /// stabilization window would hold the capacity.
+    ReleaseIdle {
+        /// Instances let go.
+        released: u32,
+        /// How long the most recently idle of them had been idle.
+        idle_for: Duration,
+    },
+    /// Instances launched by a scale-out within the stabilization window are still booting: the
+    /// scale-in waits until they are in service rather than undo the launch before it lands.
+    Booting {
+        /// Instances not in service yet.
+        pending: u32,
     },
     /// The scale-in would be within the tolerance.
     WithinTolerance {
@@ -197,6 +230,15 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "hold: the policy recommends {recommended} but {window_high} was recommended within the stabilization window"
+            ),
+            Reason::ReleaseIdle { released, idle_for } => write!(
+                f,
+                "release idle: {released} instance(s) idle for {}s or more with nothing waiting",
+                idle_for.as_secs()
+            ),
+            Reason::Booting { pending } => write!(
+                f,
+                "hold: {pending} instance(s) launched within the stabilization window are still booting"
             ),
             Reason::WithinTolerance { target } => {
                 write!(f, "hold: scaling in to {target} is within the tolerance")

@@ -1,9 +1,12 @@
-//! What the controller remembers between ticks: recent recommendations, when it last scaled, and how
-//! long the queue has been quiet. Rebuildable from the group's scaling activities after a restart.
+//! What the controller remembers between ticks: recent recommendations, when it last scaled, how long
+//! the queue has been quiet, the arrival estimate, and since when each instance has been idle. The
+//! window and the cooldowns are rebuildable from the group's scaling activities after a restart; the
+//! rest is relearnt within a few ticks.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};
 
+use crate::arrival::ArrivalEstimate;
 use crate::decision::Decision;
 use crate::observation::Observation;
 
@@ -11,12 +14,14 @@ use crate::observation::Observation;
 const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
 
 /// The controller's memory, updated after every decision with [`History::record`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct History {
     recommendations: VecDeque<(SystemTime, u32)>,
     last_scale_out: Option<SystemTime>,
     last_scale_in: Option<SystemTime>,
     quiet_since: Option<SystemTime>,
+    arrivals: Option<ArrivalEstimate>,
+    idle_since: BTreeMap<String, SystemTime>,
     retention: Duration,
 }
 
@@ -46,6 +51,8 @@ impl History {
             last_scale_out: None,
             last_scale_in: None,
             quiet_since: None,
+            arrivals: None,
+            idle_since: BTreeMap::new(),
             retention: DEFAULT_RETENTION,
         }
     }
@@ -74,11 +81,26 @@ impl History {
         history
     }
 
-    /// Remembers one tick: the recommendation made, the change applied (if any) and whether the queue
-    /// was empty. A queue that could not be read leaves the quiet time as it was.
+    /// Remembers one tick: the recommendation made (its keep-up part, for the window), the change
+    /// applied (if any), whether the queue was empty, the arrival estimate, and which instances were
+    /// idle. An input that could not be read leaves what depends on it as it was.
     pub fn record(&mut self, now: SystemTime, observation: &Observation, decision: &Decision) {
-        if let Some(recommendation) = decision.recommendation {
-            self.push_recommendation(now, recommendation);
+        if let Some(keep_up) = decision.keep_up.or(decision.recommendation) {
+            self.push_recommendation(now, keep_up);
+        }
+        if decision.arrivals.is_some() {
+            self.arrivals = decision.arrivals;
+        }
+        if let Ok(group) = &observation.group {
+            let mut idle_since = BTreeMap::new();
+            for id in &group.idle_instances {
+                let since = self.idle_since.get(id).copied().unwrap_or(now);
+                idle_since.insert(id.clone(), since);
+            }
+            for id in &decision.terminate {
+                idle_since.remove(id);
+            }
+            self.idle_since = idle_since;
         }
         if let (Some(from), Some(to)) = (decision.current, decision.desired) {
             if to > from {
@@ -97,7 +119,9 @@ impl History {
         self.prune(now);
     }
 
-    /// The highest recommendation made at or after `since`, if any.
+    /// The highest recommendation remembered at or after `since`, if any: the keep-up part of the
+    /// latency target's, the whole of the thresholds policy's, and the capacity set by each scaling
+    /// activity a restored history was rebuilt from.
     pub fn highest_recommendation_since(&self, since: SystemTime) -> Option<u32> {
         self.recommendations
             .iter()
@@ -124,6 +148,16 @@ impl History {
     /// Since when the queue has been seen empty without interruption, if it is.
     pub fn quiet_since(&self) -> Option<SystemTime> {
         self.quiet_since
+    }
+
+    /// The arrival estimate of the last tick that made one.
+    pub fn arrivals(&self) -> Option<&ArrivalEstimate> {
+        self.arrivals.as_ref()
+    }
+
+    /// Since when `instance` has been seen idle at every tick, if it was idle at the last one.
+    pub fn idle_since(&self, instance: &str) -> Option<SystemTime> {
+        self.idle_since.get(instance).copied()
     }
 
     fn push_recommendation(&mut self, at: SystemTime, value: u32) {

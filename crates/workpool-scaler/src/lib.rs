@@ -2,7 +2,9 @@
 //!
 //! The heart is [`decide`], a pure function from an [`Observation`] (queue depth and group state), a
 //! [`Policy`], the [`History`] and the time to a [`Decision`]: the desired capacity, the reason, and the
-//! idle instances to let go. Everything else is at the edges:
+//! idle instances to let go. What it must remember between ticks (recommendations, the
+//! [`ArrivalEstimate`], idle times) travels in the decision and is kept by [`History::record`].
+//! Everything else is at the edges:
 //!
 //! - [`Controller`] runs one scaling target: read ([`QueueDepth`], [`Capacity`]), decide, publish
 //!   ([`MetricsSink`]), apply; [`run_every`] runs several targets on an interval.
@@ -26,11 +28,13 @@
 //!     group: Ok(GroupReading { desired: 1, min: 0, max: 10, in_service: 1, ..Default::default() }),
 //! };
 //! let decision = decide(&observation, &policy, &History::new(), SystemTime::now());
-//! // 8 in flight need 2 instances; 48 waiting, each allowed 6 job-times of wait, need 2 more.
+//! // 8 in flight keep 2 instances busy. The 48 waiting should start within L/2 = 30 s, three job
+//! // times: 4 instances (16 slots) start 48 in that time, the 2 busy ones included.
 //! assert_eq!(decision.desired, Some(4));
 //! println!("{}", decision.reason); // scale out: the policy recommends 4
 //! ```
 
+mod arrival;
 pub mod aws;
 mod controller;
 mod decide;
@@ -44,6 +48,7 @@ mod policy;
 mod ports;
 pub mod simulate;
 
+pub use arrival::ArrivalEstimate;
 pub use controller::{run_every, tick_all, Controller, TickReport};
 pub use decide::decide;
 pub use decision::{Decision, Reason};
@@ -51,5 +56,7 @@ pub use error::Error;
 pub use history::{History, ScalingEvent};
 pub use local_fleet::LocalFleet;
 pub use observation::{GroupReading, Input, Observation, QueueReading, ReadError};
-pub use policy::{LatencyTarget, Policy, PolicyKind, PolicyProblem, ScalingRules, Thresholds};
+pub use policy::{
+    LatencyTarget, Policy, PolicyKind, PolicyProblem, Recommendation, ScalingRules, Thresholds,
+};
 pub use ports::{Capacity, MetricsSink, QueueDepth, TickMetrics};

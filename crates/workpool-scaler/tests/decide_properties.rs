@@ -1,6 +1,7 @@
-//! Properties of `decide` that must hold for every input: bounds, no flapping, monotone in backlog,
-//! holds on errors.
+//! Properties of `decide` that must hold for every input: bounds, no flapping (on a constant queue,
+//! and in a closed loop where the work follows the capacity), monotone in backlog, holds on errors.
 
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
@@ -8,6 +9,11 @@ use workpool_scaler::{
     decide, GroupReading, History, LatencyTarget, Observation, Policy, QueueReading, ReadError,
     ScalingRules, Thresholds,
 };
+
+/// Reversals of direction allowed per stabilization window, on average, under a steady noisy load:
+/// a controller that follows the noise reverses every tick or two; one that the window and the
+/// tolerance hold turns about once per window at most, at an integer boundary of the load.
+const REVERSALS_PER_WINDOW: f64 = 1.5;
 
 fn at(seconds: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds)
@@ -235,4 +241,162 @@ fn assert_settles_without_reversal(
         }
     }
     Ok(())
+}
+
+/// A small closed-loop model of a queue and its fleet, one controller tick at a time: arrivals
+/// (a constant rate with noise) join the queue, every in-service slot takes a message (busy =
+/// min(work, slots)), jobs complete at `slots busy / T` per second, and capacity the controller
+/// adds comes into service after a boot delay.
+struct ClosedLoop {
+    slots: u32,
+    job_seconds: f64,
+    arrivals_per_tick: f64,
+    boot_ticks: usize,
+    in_system: f64,
+    in_service: u32,
+    booting: VecDeque<(usize, u32)>,
+}
+
+impl ClosedLoop {
+    fn observe(&self) -> Observation {
+        let slots = f64::from(self.in_service * self.slots);
+        let in_flight = self.in_system.min(slots);
+        let busy = (in_flight / f64::from(self.slots)).ceil() as u32;
+        let pending: u32 = self.booting.iter().map(|(_, n)| n).sum();
+        Observation {
+            queue: Ok(QueueReading {
+                visible: (self.in_system - in_flight).round() as u64,
+                not_visible: in_flight.round() as u64,
+                delayed: 0,
+            }),
+            group: Ok(GroupReading {
+                desired: self.in_service + pending,
+                min: 0,
+                max: 1000,
+                in_service: self.in_service,
+                pending,
+                busy,
+                idle_instances: (busy..self.in_service)
+                    .map(|n| format!("i-{n:04}"))
+                    .collect(),
+            }),
+        }
+    }
+
+    /// Applies a new desired capacity: more boots, less removes booting then idle instances.
+    fn apply(&mut self, tick: usize, desired: u32, busy: u32) {
+        let pending: u32 = self.booting.iter().map(|(_, n)| n).sum();
+        let current = self.in_service + pending;
+        if desired > current {
+            self.booting
+                .push_back((tick + self.boot_ticks, desired - current));
+        } else {
+            let mut remove = current - desired;
+            while remove > 0 {
+                let Some((_, n)) = self.booting.back_mut() else {
+                    break;
+                };
+                let taken = remove.min(*n);
+                *n -= taken;
+                remove -= taken;
+                if *n == 0 {
+                    self.booting.pop_back();
+                }
+            }
+            self.in_service -= remove.min(self.in_service.saturating_sub(busy));
+        }
+    }
+
+    /// Plays one 15 s tick: boots finish, a share `15 s / T` of the jobs in flight completes, and
+    /// the tick's arrivals (scaled by `noise`) come. With `T` ≥ 15 s the in-flight count settles at
+    /// `λ·T` when capacity suffices (Little's law).
+    fn advance(&mut self, tick: usize, noise: f64) {
+        while self
+            .booting
+            .front()
+            .is_some_and(|(ready, _)| *ready <= tick)
+        {
+            let (_, n) = self.booting.pop_front().expect("just checked");
+            self.in_service += n;
+        }
+        let busy_slots = self.in_system.min(f64::from(self.in_service * self.slots));
+        self.in_system -= busy_slots * (15.0 / self.job_seconds).min(1.0);
+        self.in_system += self.arrivals_per_tick * noise;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn a_steady_load_in_a_closed_loop_does_not_flap_under_the_latency_target(
+        slots in 1u32..8,
+        job in 15u64..600,
+        wait in 30u64..600,
+        load in 1.0f64..50.0,
+        boot_ticks in 0usize..8,
+        seed in any::<u64>(),
+        rules in rules(),
+        window in 120u64..600,
+        tolerance in 0.05f64..0.5,
+    ) {
+        // The stabilization window and the tolerance are the rules against flapping: without them
+        // the capacity follows the noise, so here the window is at least eight ticks and the
+        // tolerance at least 5 %.
+        let rules = rules
+            .scale_in_stabilization(Duration::from_secs(window))
+            .tolerance(tolerance);
+        let policy = Policy::latency_target(LatencyTarget::new(
+            slots,
+            Duration::from_secs(job),
+            Duration::from_secs(wait),
+        ))
+        .with_rules(rules);
+        // `load` instances' worth of work arrives: λ = load · s / T.
+        let rate = load * f64::from(slots) / job as f64;
+        let mut world = ClosedLoop {
+            slots,
+            job_seconds: job as f64,
+            arrivals_per_tick: rate * 15.0,
+            boot_ticks,
+            in_system: 0.0,
+            in_service: 0,
+            booting: VecDeque::new(),
+        };
+        // Independent noise of ±20 % per tick, drawn from a seed so that shrinking cannot shape it
+        // into a load that steps up and down (which the capacity should follow).
+        let mut rng = fastrand::Rng::with_seed(seed);
+        let mut history = History::new();
+        let mut moves = Vec::new();
+        for tick in 0..480usize {
+            let now = at(tick as u64 * 15);
+            let observation = world.observe();
+            let decision = decide(&observation, &policy, &history, now);
+            history.record(now, &observation, &decision);
+            if let (Some(from), Some(to)) = (decision.current, decision.desired) {
+                if to != from {
+                    moves.push((tick, from, to, decision.reason.to_string()));
+                    let busy = observation.group.as_ref().map_or(0, |g| g.busy);
+                    world.apply(tick, to, busy);
+                }
+            }
+            world.advance(tick, 0.8 + 0.4 * rng.f64());
+        }
+        // Ignore the first half hour (start-up from zero); count reversals of direction after it.
+        let settled: Vec<_> = moves.iter().filter(|(tick, ..)| *tick >= 120).collect();
+        let mut reversals = 0;
+        let mut direction = 0i8;
+        for (_, from, to, _) in &settled {
+            let moved = if to > from { 1 } else { -1 };
+            if direction != 0 && moved != direction {
+                reversals += 1;
+            }
+            direction = moved;
+        }
+        let allowed = (5400.0 / window as f64 * REVERSALS_PER_WINDOW).floor() as usize + 1;
+        prop_assert!(
+            reversals <= allowed,
+            "{reversals} reversals (at most {allowed}) in 90 minutes of steady load: {settled:?}"
+        );
+    }
 }

@@ -166,6 +166,10 @@ impl Simulation {
                 }
             }
             world.finish_jobs(second);
+            // Free slots take waiting messages before the controller looks: a long-polling consumer
+            // receives a message the moment it arrives if it has a slot, so the depth the controller
+            // reads holds only what no slot could take.
+            world.start_jobs(second);
             if second % interval == 0 {
                 let now = origin + Duration::from_secs(second);
                 let observation = world.observe();
@@ -173,6 +177,7 @@ impl Simulation {
                 if let (Some(from), Some(to)) = (decision.current, decision.desired) {
                     if to > from {
                         report.scale_outs += 1;
+                        report.launches += u64::from(to - from);
                         world.launch(to - from, second);
                     } else if to < from {
                         report.scale_ins += 1;
@@ -182,8 +187,8 @@ impl Simulation {
                 history.record(now, &observation, &decision);
                 report.samples.push(world.sample(second));
             }
-            world.start_jobs(second);
             report.instance_seconds += world.instances.len() as u64;
+            report.booting_instance_seconds += world.booting(second);
             second += 1;
             let drained = second >= trace.duration_secs() && world.is_idle();
             if drained || second >= end_limit {
@@ -301,6 +306,13 @@ impl<'a> World<'a> {
                 idle_instances,
             }),
         }
+    }
+
+    fn booting(&self, second: u64) -> u64 {
+        self.instances
+            .iter()
+            .filter(|i| i.ready_at > second)
+            .count() as u64
     }
 
     fn in_flight(&self) -> u64 {

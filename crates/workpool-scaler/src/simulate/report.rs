@@ -43,6 +43,10 @@ pub struct SimulationReport {
     /// No policy can do the work with less; reaching it takes perfect foresight, no boot time and no
     /// idle slot.
     pub lower_bound_instance_seconds: u64,
+    /// Of the instance-seconds billed, those spent booting (launched, not in service yet).
+    pub booting_instance_seconds: u64,
+    /// Instances launched.
+    pub launches: u64,
     /// Scale-out actions.
     pub scale_outs: u32,
     /// Scale-in actions.
@@ -62,6 +66,11 @@ impl SimulationReport {
     /// The lower bound in instance-minutes.
     pub fn lower_bound_minutes(&self) -> f64 {
         self.lower_bound_instance_seconds as f64 / 60.0
+    }
+
+    /// Instance-minutes spent booting.
+    pub fn booting_minutes(&self) -> f64 {
+        self.booting_instance_seconds as f64 / 60.0
     }
 
     /// Instance-minutes over the lower bound (1.0 is perfect).
@@ -121,6 +130,12 @@ impl fmt::Display for SimulationReport {
             "lower bound       {:.1} (ratio {:.3})",
             self.lower_bound_minutes(),
             self.cost_ratio()
+        )?;
+        writeln!(
+            f,
+            "booting           {:.1} instance-minutes ({} launches)",
+            self.booting_minutes(),
+            self.launches
         )?;
         writeln!(
             f,

@@ -19,6 +19,7 @@ pub fn chart_svg(samples: &[Sample], report: &DemoReport, title: &str) -> String
         scale_ins: report.scale_ins,
         simulated_seconds: report.elapsed.as_secs(),
         samples: samples.to_vec(),
+        ..SimulationReport::default()
     };
     render_svg(&simulation, title)
 }

@@ -1,0 +1,167 @@
+//! The arrival rate, estimated from successive queue readings: what the latency target must keep up
+//! with.
+//!
+//! Messages are conserved: whatever arrived between two readings is either still in the queue (waiting
+//! or in flight) or was completed. Completions are not read, but with `F` messages in flight and a mean
+//! job time `T` they run at `F / T` per second (Little's law), so
+//!
+//! ```text
+//! arrivals per second ≈ Δ(V + F) / Δt + mean(F) / T
+//! ```
+//!
+//! smoothed exponentially over a chosen time so that Poisson noise does not reach the capacity, except
+//! that a count no Poisson noise explains (off by more than three standard deviations) is followed
+//! within about a tick: the start and the end of a burst. Unlike
+//! `F / s` (busy instances), this does not grow while a backlog keeps every slot busy, so capacity
+//! added to drain a backlog is not mistaken for load that has to be kept up with.
+
+use std::time::{Duration, SystemTime};
+
+/// A tenth of the age at which a previous reading is too old to continue from, at the least.
+const STALE_MINIMUM: Duration = Duration::from_secs(60);
+
+/// The smoothed arrival rate at one reading, and what that reading was, to continue from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrivalEstimate {
+    /// When the reading was taken.
+    pub at: SystemTime,
+    /// Messages in the queue then (waiting and in flight, and delayed if they count).
+    pub in_queue: u64,
+    /// Messages in flight then (F).
+    pub in_flight: u64,
+    /// The smoothed arrival rate, messages per second.
+    pub per_second: f64,
+}
+
+impl ArrivalEstimate {
+    /// The estimate after a reading of `in_queue` messages, `in_flight` of them in flight, at `now`.
+    ///
+    /// Without an earlier reading (or with one not older than `now`), the rate is the completion rate
+    /// `F / T`: what the queue is served at, the best guess of what it is fed at. A reading older than
+    /// ten smoothing times (and ten minutes) starts afresh the same way: two samples of `F` say
+    /// little about the completions over so long.
+    pub fn next(
+        previous: Option<&ArrivalEstimate>,
+        in_queue: u64,
+        in_flight: u64,
+        mean_job_time: Duration,
+        smoothing: Duration,
+        now: SystemTime,
+    ) -> Self {
+        let job = mean_job_time.as_secs_f64().max(f64::MIN_POSITIVE);
+        let fresh = Self {
+            at: now,
+            in_queue,
+            in_flight,
+            per_second: in_flight as f64 / job,
+        };
+        let Some(previous) = previous else {
+            return fresh;
+        };
+        let Ok(elapsed) = now.duration_since(previous.at) else {
+            return fresh;
+        };
+        let seconds = elapsed.as_secs_f64();
+        if seconds <= 0.0 || elapsed > smoothing.max(STALE_MINIMUM).saturating_mul(10) {
+            return fresh;
+        }
+        let completed = (previous.in_flight + in_flight) as f64 / 2.0 * seconds / job;
+        let arrived = (in_queue as f64 - previous.in_queue as f64 + completed).max(0.0);
+        let observed = arrived / seconds;
+        // A change well beyond Poisson noise (three standard deviations of the count) is followed
+        // within about a tick; what noise could explain is averaged over the smoothing time.
+        let expected = previous.per_second * seconds;
+        let surprise = (arrived - expected).abs() > 3.0 * expected.max(arrived).sqrt() + 1.0;
+        let time_constant = if surprise {
+            seconds.min(smoothing.as_secs_f64())
+        } else {
+            smoothing.as_secs_f64()
+        };
+        let weight = if time_constant <= 0.0 {
+            1.0
+        } else {
+            1.0 - (-seconds / time_constant).exp()
+        };
+        Self {
+            per_second: previous.per_second + weight * (observed - previous.per_second),
+            ..fresh
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds)
+    }
+
+    const JOB: Duration = Duration::from_secs(10);
+    const SMOOTHING: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn starts_from_the_completion_rate() {
+        let first = ArrivalEstimate::next(None, 48, 8, JOB, SMOOTHING, at(0));
+        assert_eq!(first.per_second, 0.8);
+    }
+
+    #[test]
+    fn a_growing_backlog_on_busy_slots_counts_as_arrivals() {
+        // 8 in flight complete 0.8/s; 30 more waiting after 15 s: 2 more per second arrived.
+        let first = ArrivalEstimate::next(None, 8, 8, JOB, Duration::ZERO, at(0));
+        let next = ArrivalEstimate::next(Some(&first), 38, 8, JOB, Duration::ZERO, at(15));
+        assert!((next.per_second - 2.8).abs() < 1e-9, "{}", next.per_second);
+    }
+
+    #[test]
+    fn draining_a_backlog_onto_more_slots_is_not_more_arrivals() {
+        // The backlog moves into flight on new capacity: nothing new arrived, the in-flight work
+        // completes at its usual rate.
+        let first = ArrivalEstimate::next(None, 108, 8, JOB, Duration::ZERO, at(0));
+        let next = ArrivalEstimate::next(Some(&first), 96, 88, JOB, Duration::ZERO, at(15));
+        // completed = (8 + 88)/2 · 15/10 = 72; arrived = 96 - 108 + 72 = 60 → 4/s.
+        assert!((next.per_second - 4.0).abs() < 1e-9, "{}", next.per_second);
+        assert!(
+            next.per_second < 88.0 / 10.0,
+            "below F/T, which counts drain capacity"
+        );
+    }
+
+    #[test]
+    fn smoothing_moves_part_of_the_way() {
+        let first = ArrivalEstimate::next(None, 0, 0, JOB, SMOOTHING, at(0));
+        let next = ArrivalEstimate::next(Some(&first), 60, 0, JOB, SMOOTHING, at(60));
+        // Observed 1/s; after one smoothing time the estimate is 1 - 1/e of the way there.
+        assert!((next.per_second - (1.0 - (-1.0f64).exp())).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_change_beyond_noise_is_followed_within_a_tick() {
+        // 4 a second for minutes, then nothing at all for a tick: 60 expected, 0 seen.
+        let steady = ArrivalEstimate {
+            at: at(0),
+            in_queue: 0,
+            in_flight: 0,
+            per_second: 4.0,
+        };
+        let stopped = ArrivalEstimate::next(Some(&steady), 0, 0, JOB, SMOOTHING, at(15));
+        assert!(stopped.per_second < 4.0 / 2.0, "{}", stopped.per_second);
+        // 66 instead of 60 is noise: a small step of a 60 s smoothing.
+        let noisy = ArrivalEstimate::next(Some(&steady), 66, 0, JOB, SMOOTHING, at(15));
+        assert!(
+            noisy.per_second > 4.0 && noisy.per_second < 4.1,
+            "{}",
+            noisy.per_second
+        );
+    }
+
+    #[test]
+    fn a_stale_or_backwards_reading_starts_afresh() {
+        let first = ArrivalEstimate::next(None, 100, 0, JOB, SMOOTHING, at(1000));
+        let stale = ArrivalEstimate::next(Some(&first), 0, 20, JOB, SMOOTHING, at(1601));
+        assert_eq!(stale.per_second, 2.0);
+        let backwards = ArrivalEstimate::next(Some(&first), 0, 10, JOB, SMOOTHING, at(10));
+        assert_eq!(backwards.per_second, 1.0);
+    }
+}
