@@ -10,8 +10,8 @@
 //! ```
 //!
 //! smoothed exponentially over a chosen time so that Poisson noise does not reach the capacity, except
-//! that a count no Poisson noise explains (off by more than three standard deviations) is followed
-//! within about a tick: the start and the end of a burst. Unlike
+//! that a drop no Poisson noise explains (more than three standard deviations) is followed within
+//! about a tick: the end of a burst. Unlike
 //! `F / s` (busy instances), this does not grow while a backlog keeps every slot busy, so capacity
 //! added to drain a backlog is not mistaken for load that has to be kept up with.
 
@@ -68,11 +68,13 @@ impl ArrivalEstimate {
         let completed = (previous.in_flight + in_flight) as f64 / 2.0 * seconds / job;
         let arrived = (in_queue as f64 - previous.in_queue as f64 + completed).max(0.0);
         let observed = arrived / seconds;
-        // A change well beyond Poisson noise (three standard deviations of the count) is followed
-        // within about a tick; what noise could explain is averaged over the smoothing time.
+        // A drop well below Poisson noise (three standard deviations of the count) is followed
+        // within about a tick: the end of a burst. What noise could explain is averaged over the
+        // smoothing time, and so is a rise: a backlog already adds capacity at once, and one
+        // noisy tick followed at once would hold extra capacity for a whole stabilization window.
         let expected = previous.per_second * seconds;
-        let surprise = (arrived - expected).abs() > 3.0 * expected.max(arrived).sqrt() + 1.0;
-        let time_constant = if surprise {
+        let dropped = expected - arrived > 3.0 * expected.sqrt() + 1.0;
+        let time_constant = if dropped {
             seconds.min(smoothing.as_secs_f64())
         } else {
             smoothing.as_secs_f64()
@@ -137,7 +139,7 @@ mod tests {
     }
 
     #[test]
-    fn a_change_beyond_noise_is_followed_within_a_tick() {
+    fn a_drop_beyond_noise_is_followed_within_a_tick_a_rise_is_smoothed() {
         // 4 a second for minutes, then nothing at all for a tick: 60 expected, 0 seen.
         let steady = ArrivalEstimate {
             at: at(0),
@@ -153,6 +155,14 @@ mod tests {
             noisy.per_second > 4.0 && noisy.per_second < 4.1,
             "{}",
             noisy.per_second
+        );
+        // So is a jump to 120: a quarter of the way after a quarter of the smoothing time.
+        let jump = ArrivalEstimate::next(Some(&steady), 120, 0, JOB, SMOOTHING, at(15));
+        let expected = 4.0 + 4.0 * (1.0 - (-0.25f64).exp());
+        assert!(
+            (jump.per_second - expected).abs() < 1e-9,
+            "{}",
+            jump.per_second
         );
     }
 

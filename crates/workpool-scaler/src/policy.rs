@@ -313,10 +313,11 @@ impl LatencyTarget {
         self
     }
 
-    /// Time constant of the exponential smoothing of the arrival rate (default: the acceptable wait,
-    /// but at least eight controller intervals, so that the estimate follows a change within about
-    /// the time a message may wait and still averages each tick's Poisson noise over several
-    /// ticks).
+    /// Time constant of the exponential smoothing of the arrival rate (default: three acceptable
+    /// waits, and at least eight controller intervals). It can be long because neither direction
+    /// waits for it: a rise grows the backlog, whose term adds capacity before a message waits W,
+    /// and a drop beyond Poisson noise is followed within a tick (see [`ArrivalEstimate`]). What is
+    /// left to smooth is noise, which would otherwise reach the stabilization window.
     pub fn rate_smoothing(mut self, smoothing: Duration) -> Self {
         self.rate_smoothing = Some(smoothing);
         self
@@ -346,6 +347,7 @@ impl LatencyTarget {
     pub fn smoothing(&self, interval: Duration) -> Duration {
         self.rate_smoothing.unwrap_or_else(|| {
             self.acceptable_wait
+                .saturating_mul(SMOOTHING_WAITS)
                 .max(interval.saturating_mul(SMOOTHING_TICKS))
         })
     }
@@ -418,6 +420,9 @@ impl LatencyTarget {
         }
     }
 }
+
+/// Acceptable waits the default arrival-rate smoothing spans.
+const SMOOTHING_WAITS: u32 = 3;
 
 /// Controller intervals the default arrival-rate smoothing spans at the least.
 const SMOOTHING_TICKS: u32 = 8;

@@ -10,7 +10,8 @@ use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 /// Which policy to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyName {
-    /// `desired = ceil(F/s + V/s · min(1, T/L))`.
+    /// Keep up with the estimated arrivals and start the backlog within L/2 (see
+    /// `workpool_scaler::LatencyTarget`).
     LatencyTarget,
     /// Step out above `--high` messages per instance, in below `--low`.
     Thresholds,
@@ -58,6 +59,16 @@ pub struct Args {
     /// Seconds the queue must be empty before scaling to zero.
     #[arg(long, default_value_t = 300)]
     zero_cooldown: u64,
+    /// Let an instance go once idle this many seconds with nothing waiting, whatever the
+    /// stabilization window says [default: 120; B4 uses the boot time].
+    #[arg(long, conflicts_with = "no_idle_release")]
+    release_idle_after: Option<u64>,
+    /// Never let idle instances go before the stabilization window does.
+    #[arg(long)]
+    no_idle_release: bool,
+    /// Latency target: the wait W its backlog term aims for, in seconds [default: L/2].
+    #[arg(long)]
+    target_wait: Option<u64>,
     /// Seconds from launch to in service.
     #[arg(long, default_value_t = 60)]
     boot_time: u64,
@@ -124,15 +135,26 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 fn policy(args: &Args) -> anyhow::Result<Policy> {
-    let rules = ScalingRules::default()
+    let mut rules = ScalingRules::default()
         .scale_in_stabilization(Duration::from_secs(args.stabilization))
         .scale_to_zero_cooldown(Duration::from_secs(args.zero_cooldown));
+    if args.no_idle_release {
+        rules = rules.release_idle_after(None);
+    } else if let Some(seconds) = args.release_idle_after {
+        rules = rules.release_idle_after(Some(Duration::from_secs(seconds)));
+    }
     let policy = match args.policy {
-        PolicyName::LatencyTarget => Policy::latency_target(LatencyTarget::new(
-            args.slots,
-            Duration::from_secs(args.job_time),
-            Duration::from_secs(args.acceptable_wait),
-        )),
+        PolicyName::LatencyTarget => {
+            let mut target = LatencyTarget::new(
+                args.slots,
+                Duration::from_secs(args.job_time),
+                Duration::from_secs(args.acceptable_wait),
+            );
+            if let Some(wait) = args.target_wait {
+                target = target.target_wait(Duration::from_secs(wait));
+            }
+            Policy::latency_target(target)
+        }
         PolicyName::Thresholds => {
             let (Some(high), Some(low)) = (args.high, args.low) else {
                 bail!("--policy thresholds needs both --high and --low (visible messages per instance)");
