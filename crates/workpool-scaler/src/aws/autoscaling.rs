@@ -4,6 +4,7 @@ use std::time::SystemTime;
 
 use aws_sdk_autoscaling::types::LifecycleState;
 
+use super::activities::{ActivityReader, MAX_PAGES};
 use super::aws_error;
 use crate::error::Error;
 use crate::history::ScalingEvent;
@@ -11,7 +12,8 @@ use crate::observation::GroupReading;
 use crate::ports::Capacity;
 
 /// An Auto Scaling group: `DescribeAutoScalingGroups`, `SetDesiredCapacity`,
-/// `TerminateInstanceInAutoScalingGroup` (with decrement) and `DescribeScalingActivities`.
+/// `TerminateInstanceInAutoScalingGroup` (with decrement) and `DescribeScalingActivities` (every page
+/// back to the time asked for; moto records no activity, so there the list is empty).
 #[derive(Debug, Clone)]
 pub struct AutoScalingCapacity {
     client: aws_sdk_autoscaling::Client,
@@ -98,68 +100,23 @@ impl Capacity for AutoScalingCapacity {
     }
 
     async fn scaling_events(&self, since: SystemTime) -> Result<Vec<ScalingEvent>, Error> {
-        let output = self
-            .client
-            .describe_scaling_activities()
-            .auto_scaling_group_name(&self.name)
-            .max_records(100)
-            .send()
-            .await
-            .map_err(|e| aws_error("DescribeScalingActivities", &self.name, e))?;
-        let mut events = Vec::new();
-        for activity in output.activities() {
-            let Some(at) = activity
-                .start_time()
-                .and_then(|t| SystemTime::try_from(*t).ok())
-            else {
-                continue;
-            };
-            if at < since {
-                continue;
-            }
-            if let Some((from, to)) = activity.cause().and_then(parse_scaling_cause) {
-                events.push(ScalingEvent { at, from, to });
+        let mut reader = ActivityReader::new(since);
+        let mut token: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let output = self
+                .client
+                .describe_scaling_activities()
+                .auto_scaling_group_name(&self.name)
+                .max_records(100)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| aws_error("DescribeScalingActivities", &self.name, e))?;
+            match reader.page(output.activities(), output.next_token()) {
+                Some(next) => token = Some(next),
+                None => break,
             }
         }
-        Ok(events)
-    }
-}
-
-/// Reads the capacity change out of a scaling activity's cause, as Auto Scaling words it: "…changing
-/// the desired capacity from 1 to 3…", "…increasing the capacity from 1 to 3…", "…shrinking the
-/// capacity from 3 to 2…". `None` when the cause states no change.
-pub fn parse_scaling_cause(cause: &str) -> Option<(u32, u32)> {
-    let start = cause.find("capacity from ")? + "capacity from ".len();
-    let mut words = cause[start..].split_whitespace();
-    let from = words.next()?.trim_end_matches(['.', ',']).parse().ok()?;
-    if words.next()? != "to" {
-        return None;
-    }
-    let to = words.next()?.trim_end_matches(['.', ',']).parse().ok()?;
-    Some((from, to))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_scaling_cause;
-
-    #[test]
-    fn reads_the_change_from_auto_scaling_causes() {
-        assert_eq!(
-            parse_scaling_cause(
-                "At 2024-05-01T10:00:00Z a user request explicitly set group desired capacity changing the desired capacity from 1 to 3.  At 2024-05-01T10:00:05Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 1 to 3."
-            ),
-            Some((1, 3))
-        );
-        assert_eq!(
-            parse_scaling_cause(
-                "At 2024-05-01T10:00:00Z, instance i-0abc was taken out of service in response to a user request, shrinking the capacity from 3 to 2."
-            ),
-            Some((3, 2))
-        );
-        assert_eq!(
-            parse_scaling_cause("At 2024-05-01T10:00:00Z an instance was taken out of service."),
-            None
-        );
+        Ok(reader.finish())
     }
 }

@@ -1,10 +1,11 @@
 //! The ports over AWS: queue depth from SQS, metrics to CloudWatch, capacity in EC2 Auto Scaling.
 
+mod activities;
 mod autoscaling;
 mod cloudwatch;
 mod sqs;
 
-pub use autoscaling::{parse_scaling_cause, AutoScalingCapacity};
+pub use autoscaling::AutoScalingCapacity;
 pub use cloudwatch::{CloudWatchMetrics, DEFAULT_NAMESPACE};
 pub use sqs::SqsQueueDepth;
 
