@@ -1,5 +1,5 @@
 //! `workpool scale` and `workpool simulate` through the real binary: bad input is reported in full,
-//! names what is wrong, exits non-zero and does nothing.
+//! names what is wrong, exits 1 without a backtrace (even with RUST_BACKTRACE=1) and does nothing.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -8,8 +8,53 @@ fn workpool(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_workpool"))
         .args(args)
         .env("RUST_LOG", "warn")
+        .env("RUST_BACKTRACE", "1")
         .output()
         .expect("the binary runs")
+}
+
+/// The run failed the way bad input should: exit code 1, no panic, no backtrace.
+fn assert_refused(output: &Output) {
+    let text = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    for forbidden in ["panicked", "stack backtrace", "RUST_BACKTRACE"] {
+        assert!(!text.contains(forbidden), "`{forbidden}` in:\n{text}");
+    }
+}
+
+fn emulator_endpoint() -> String {
+    std::env::var("WORKPOOL_TEST_ENDPOINT")
+        .expect("WORKPOOL_TEST_ENDPOINT must point at the emulator (scripts/test sets it)")
+}
+
+/// Runs a few lines of boto3 (the AWS SDK for Python, installed with the emulator) against the
+/// emulator to set up or inspect what the binary is tested on; this package has no Rust AWS SDK of
+/// its own. Returns its stdout, trimmed.
+fn boto3(script: &str, args: &[&str]) -> String {
+    let python = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-emulator/bin/python");
+    let prelude = "import sys, boto3\n\
+        def client(name):\n    return boto3.client(name, endpoint_url=sys.argv[1], region_name='us-east-1', aws_access_key_id='test', aws_secret_access_key='test')\n";
+    let output = Command::new(&python)
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .arg(emulator_endpoint())
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{} runs: {e}", python.display()));
+    assert!(
+        output.status.success(),
+        "boto3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{:06x}",
+        std::process::id(),
+        fastrand::u32(..0xff_ffff)
+    )
 }
 
 fn temp_file(name: &str, contents: &str) -> PathBuf {
@@ -45,6 +90,13 @@ policy = "thresholds"
 high = 10
 low = 50
 step = 0
+
+[[target]]
+queue = "videos"
+group = "encoders"
+slots_per_instance = 0
+mean_job_time = 30
+release_idle_after = "later"
 "#,
     );
     // No endpoint is reachable on purpose: a bad config must fail before any call.
@@ -56,16 +108,20 @@ step = 0
         "--endpoint-url",
         "http://127.0.0.1:9",
     ]);
-    assert!(!output.status.success());
+    assert_refused(&output);
     let text = stderr(&output);
     for expected in [
-        "the configuration has 6 problem(s); nothing was done",
+        "the configuration has 9 problem(s); nothing was done",
         "interval: must be at least 1 second",
         "target[0].group: missing",
         "target[0].acceptable_wait: missing",
         "target[0].high: unknown key",
         "target[1].low: must be below high (10), got 50",
         "target[1].step: must be at least 1",
+        // A value problem is reported although another key of the same target is missing.
+        "target[2].acceptable_wait: missing",
+        "target[2].slots_per_instance: must be at least 1",
+        "target[2].release_idle_after: must be a whole number of seconds or false",
     ] {
         assert!(
             text.contains(expected),
@@ -75,9 +131,60 @@ step = 0
 }
 
 #[test]
+fn a_group_with_min_above_max_is_named_and_nothing_is_done() {
+    let endpoint = emulator_endpoint();
+    let queue = unique("cli-bounds-jobs");
+    let group = unique("cli-bounds-workers");
+    let namespace = unique("CliBounds");
+    // moto, unlike AWS, accepts a group whose MinSize is above its MaxSize.
+    boto3(
+        "sqs = client('sqs')\n\
+         url = sqs.create_queue(QueueName=sys.argv[2])['QueueUrl']\n\
+         sqs.send_message(QueueUrl=url, MessageBody='job')\n\
+         asg = client('autoscaling')\n\
+         asg.create_launch_configuration(LaunchConfigurationName=sys.argv[3] + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
+         asg.create_auto_scaling_group(AutoScalingGroupName=sys.argv[3], LaunchConfigurationName=sys.argv[3] + '-lc', MinSize=5, MaxSize=2, DesiredCapacity=3, AvailabilityZones=['us-east-1a'])\n",
+        &[&queue, &group],
+    );
+    let config = temp_file(
+        "bounds.toml",
+        &format!(
+            "[[target]]\nqueue = \"{queue}\"\ngroup = \"{group}\"\nslots_per_instance = 4\nmean_job_time = 30\nacceptable_wait = 120\n"
+        ),
+    );
+    let output = workpool(&[
+        "scale",
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--once",
+        "--namespace",
+        &namespace,
+        "--endpoint-url",
+        &endpoint,
+    ]);
+    assert_refused(&output);
+    let text = stderr(&output);
+    assert!(
+        text.contains(&format!(
+            "Auto Scaling group `{group}` has MinSize 5 above MaxSize 2"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("nothing was done"), "{text}");
+    // No action: the desired capacity is what it was and nothing was published.
+    let after = boto3(
+        "asg = client('autoscaling')\n\
+         group = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]\n\
+         metrics = client('cloudwatch').list_metrics(Namespace=sys.argv[3])['Metrics']\n\
+         print(group['DesiredCapacity'], len(metrics))\n",
+        &[&group, &namespace],
+    );
+    assert_eq!(after, "3 0");
+}
+
+#[test]
 fn unknown_queue_and_group_are_named_and_nothing_is_done() {
-    let endpoint = std::env::var("WORKPOOL_TEST_ENDPOINT")
-        .expect("WORKPOOL_TEST_ENDPOINT must point at the emulator (scripts/test sets it)");
+    let endpoint = emulator_endpoint();
     let config = temp_file(
         "unknown.toml",
         r#"
@@ -97,7 +204,7 @@ acceptable_wait = 120
         "--endpoint-url",
         &endpoint,
     ]);
-    assert!(!output.status.success());
+    assert_refused(&output);
     let text = stderr(&output);
     assert!(
         text.contains("2 problem(s) with the targets; nothing was done"),
@@ -117,7 +224,7 @@ acceptable_wait = 120
 fn simulate_names_the_bad_trace_row() {
     let trace = temp_file("bad.csv", "second,arrivals\n0,2\n5,two\n");
     let output = workpool(&["simulate", "--trace", trace.to_str().expect("utf-8 path")]);
-    assert!(!output.status.success());
+    assert_refused(&output);
     assert!(
         stderr(&output).contains("trace line 3, column `arrivals`: `two` is not a whole number"),
         "{}",
@@ -156,7 +263,7 @@ fn simulate_thresholds_needs_its_thresholds() {
         "--high",
         "5",
     ]);
-    assert!(!output.status.success());
+    assert_refused(&output);
     assert!(stderr(&output).contains("--policy thresholds needs both --high and --low"));
 }
 
@@ -172,7 +279,7 @@ fn simulate_refuses_a_min_above_the_max() {
         "--max",
         "2",
     ]);
-    assert!(!output.status.success());
+    assert_refused(&output);
     assert!(
         stderr(&output).contains("invalid simulation setting `min`: must not be above max"),
         "{}",

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 use tracing::{debug, info, warn};
 
 use crate::decide::decide;
-use crate::decision::Decision;
+use crate::decision::{Decision, Reason};
 use crate::history::History;
 use crate::observation::{Observation, ReadError};
 use crate::policy::Policy;
@@ -34,7 +34,8 @@ pub struct TickReport {
     pub decision: Decision,
     /// Whether the decision was applied to the group (false on a hold and in dry-run mode).
     pub applied: bool,
-    /// Everything that went wrong this tick (reads, publishing, applying), as text for the log.
+    /// Everything that went wrong this tick (reads, a group whose MinSize is above its MaxSize,
+    /// publishing, applying), as text for the log.
     pub errors: Vec<String>,
 }
 
@@ -103,6 +104,16 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
             observation.group.as_ref().err(),
         ];
         errors.extend(failed_reads.into_iter().flatten().map(ToString::to_string));
+        if let Reason::InvalidBounds { min, max } = decision.reason {
+            errors.push(
+                crate::Error::InvalidGroupBounds {
+                    group: group_name.clone(),
+                    min,
+                    max,
+                }
+                .to_string(),
+            );
+        }
         if !errors.is_empty() {
             warn!(queue = %queue_name, group = %group_name, reason = %decision.reason, "hold");
         } else if decision.changes() {
@@ -339,6 +350,27 @@ mod tests {
         assert!(report.errors[0].contains("throttled"));
         assert_eq!(fleet.describe().await.expect("readable").desired, 2);
         assert!(metrics.published().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_group_with_min_above_max_holds_and_is_reported() {
+        let queue = StaticQueueDepth::new("jobs");
+        queue.set(QueueReading {
+            visible: 50,
+            not_visible: 0,
+            delayed: 0,
+        });
+        let fleet = LocalFleet::new("workers").bounds(5, 2);
+        let mut controller =
+            Controller::new(queue, fleet.clone(), RecordingMetrics::new(), policy());
+        let report = controller.tick(SystemTime::now()).await;
+        assert_eq!(report.decision.desired, None);
+        assert!(!report.applied);
+        assert_eq!(
+            report.errors,
+            vec!["Auto Scaling group `workers` has MinSize 5 above MaxSize 2"]
+        );
+        assert_eq!(fleet.describe().await.expect("readable").desired, 0);
     }
 
     #[tokio::test]

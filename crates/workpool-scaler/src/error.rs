@@ -45,6 +45,16 @@ pub enum Error {
     /// The Auto Scaling group does not exist.
     #[error("Auto Scaling group `{0}` does not exist")]
     UnknownGroup(String),
+    /// The Auto Scaling group's MinSize is above its MaxSize, so no capacity is valid.
+    #[error("Auto Scaling group `{group}` has MinSize {min} above MaxSize {max}")]
+    InvalidGroupBounds {
+        /// The group's name.
+        group: String,
+        /// Its MinSize.
+        min: u32,
+        /// Its MaxSize.
+        max: u32,
+    },
     /// A call to an AWS service failed.
     #[error("{operation} for `{resource}` failed: {message}")]
     Aws {

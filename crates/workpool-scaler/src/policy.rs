@@ -362,18 +362,20 @@ impl LatencyTarget {
         if self.acceptable_wait.is_zero() {
             problem(problems, "acceptable_wait", "must be more than zero");
         }
-        if let Some(wait) = self.target_wait {
-            if wait.is_zero() || wait > self.acceptable_wait {
-                problem(
-                    problems,
-                    "target_wait",
-                    format!(
-                        "must be more than zero and at most acceptable_wait ({} s), got {} s",
-                        self.acceptable_wait.as_secs_f64(),
-                        wait.as_secs_f64()
-                    ),
-                );
+        match self.target_wait {
+            Some(wait) if wait.is_zero() => {
+                problem(problems, "target_wait", "must be more than zero");
             }
+            Some(wait) if wait > self.acceptable_wait => problem(
+                problems,
+                "target_wait",
+                format!(
+                    "must be at most acceptable_wait ({} s), got {} s",
+                    self.acceptable_wait.as_secs_f64(),
+                    wait.as_secs_f64()
+                ),
+            ),
+            _ => {}
         }
     }
 

@@ -21,13 +21,21 @@ pub struct AutoScalingCapacity {
 }
 
 impl AutoScalingCapacity {
-    /// Finds the group named `name`; [`Error::UnknownGroup`] when it does not exist.
+    /// Finds the group named `name`: [`Error::UnknownGroup`] when it does not exist,
+    /// [`Error::InvalidGroupBounds`] when its MinSize is above its MaxSize.
     pub async fn resolve(client: aws_sdk_autoscaling::Client, name: &str) -> Result<Self, Error> {
         let capacity = Self {
             client,
             name: name.to_owned(),
         };
-        capacity.describe().await?;
+        let reading = capacity.describe().await?;
+        if reading.min > reading.max {
+            return Err(Error::InvalidGroupBounds {
+                group: capacity.name,
+                min: reading.min,
+                max: reading.max,
+            });
+        }
         Ok(capacity)
     }
 }

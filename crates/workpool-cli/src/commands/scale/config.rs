@@ -21,9 +21,12 @@
 //! low = 10
 //! ```
 //!
-//! Durations are whole seconds. Every policy also takes the common rules `activation_threshold`,
-//! `max_scale_out_step`, `scale_in_stabilization`, `tolerance`, `max_removed_per_step` and
-//! `scale_to_zero_cooldown`.
+//! Durations are whole seconds. The latency target also takes `count_delayed`, `target_wait` and
+//! `rate_smoothing`. Every policy also takes the common rules `activation_threshold`,
+//! `max_scale_out_step`, `scale_in_stabilization`, `tolerance`, `max_removed_per_step`,
+//! `scale_to_zero_cooldown` and `release_idle_after` (seconds, or `false` to keep idle instances
+//! until the stabilization window lets them go). Every bad key is reported, each with its target,
+//! whether or not other keys are missing.
 
 use std::fmt;
 use std::time::Duration;
@@ -76,7 +79,7 @@ impl fmt::Display for ConfigReport {
 
 impl std::error::Error for ConfigReport {}
 
-const COMMON_KEYS: [&str; 9] = [
+const COMMON_KEYS: [&str; 10] = [
     "queue",
     "group",
     "policy",
@@ -86,12 +89,15 @@ const COMMON_KEYS: [&str; 9] = [
     "tolerance",
     "max_removed_per_step",
     "scale_to_zero_cooldown",
+    "release_idle_after",
 ];
-const LATENCY_KEYS: [&str; 4] = [
+const LATENCY_KEYS: [&str; 6] = [
     "slots_per_instance",
     "mean_job_time",
     "acceptable_wait",
     "count_delayed",
+    "target_wait",
+    "rate_smoothing",
 ];
 const THRESHOLD_KEYS: [&str; 5] = [
     "high",
@@ -159,49 +165,78 @@ fn parse_target(table: &Table, prefix: &str, problems: &mut Vec<String>) -> Opti
     let policy_name = keys
         .string("policy")
         .unwrap_or_else(|| "latency-target".to_owned());
-    let kind = match policy_name.as_str() {
-        "latency-target" => {
-            let slots = keys.required_u64("slots_per_instance");
-            let job = keys.required_seconds("mean_job_time");
-            let wait = keys.required_seconds("acceptable_wait");
-            let count_delayed = keys.bool("count_delayed").unwrap_or(false);
-            keys.reject_others(&[&COMMON_KEYS[..], &LATENCY_KEYS[..]].concat());
-            match (slots, job, wait) {
-                (Some(slots), Some(job), Some(wait)) => Some(Policy::latency_target(
-                    LatencyTarget::new(slots.min(u64::from(u32::MAX)) as u32, job, wait)
-                        .count_delayed(count_delayed),
-                )),
-                _ => None,
-            }
-        }
+    // Every value present is checked, even when another is missing or the policy is unknown: a
+    // missing value is stood in for by a valid one, and problems with stand-ins are not reported
+    // (the value is already reported missing).
+    let mut stand_ins: Vec<&'static str> = Vec::new();
+    let (kind, complete) = match policy_name.as_str() {
         "thresholds" => {
             let high = keys.required_f64("high");
             let low = keys.required_f64("low");
-            let mut thresholds = match (high, low) {
-                (Some(high), Some(low)) => Some(Thresholds::new(high, low)),
-                _ => None,
-            };
-            if let Some(step) = keys.u64("step") {
-                thresholds = thresholds.map(|t| t.step(step.min(u64::from(u32::MAX)) as u32));
-            }
-            if let Some(cooldown) = keys.seconds("scale_out_cooldown") {
-                thresholds = thresholds.map(|t| t.scale_out_cooldown(cooldown));
-            }
-            if let Some(cooldown) = keys.seconds("scale_in_cooldown") {
-                thresholds = thresholds.map(|t| t.scale_in_cooldown(cooldown));
-            }
+            let step = keys.u64("step");
+            let out_cooldown = keys.seconds("scale_out_cooldown");
+            let in_cooldown = keys.seconds("scale_in_cooldown");
             keys.reject_others(&[&COMMON_KEYS[..], &THRESHOLD_KEYS[..]].concat());
-            thresholds.map(Policy::thresholds)
+            let complete = high.is_some() && low.is_some();
+            let low_value = stand_in(low, "low", 0.0, &mut stand_ins);
+            let high_value = stand_in(high, "high", low_value.max(0.0) + 1.0, &mut stand_ins);
+            let mut thresholds = Thresholds::new(high_value, low_value);
+            if let Some(step) = step {
+                thresholds = thresholds.step(saturating_u32(step));
+            }
+            if let Some(cooldown) = out_cooldown {
+                thresholds = thresholds.scale_out_cooldown(cooldown);
+            }
+            if let Some(cooldown) = in_cooldown {
+                thresholds = thresholds.scale_in_cooldown(cooldown);
+            }
+            (Policy::thresholds(thresholds), complete)
         }
-        other => {
-            keys.problem(
-                "policy",
-                format!("unknown policy `{other}`; expected `latency-target` or `thresholds`"),
-            );
-            keys.reject_others(
-                &[&COMMON_KEYS[..], &LATENCY_KEYS[..], &THRESHOLD_KEYS[..]].concat(),
-            );
-            None
+        name => {
+            let known = name == "latency-target";
+            if !known {
+                keys.problem(
+                    "policy",
+                    format!("unknown policy `{name}`; expected `latency-target` or `thresholds`"),
+                );
+            }
+            // An unknown policy cannot say what it needs: nothing is reported missing for it.
+            let (slots, job, wait) = if known {
+                (
+                    keys.required_u64("slots_per_instance"),
+                    keys.required_seconds("mean_job_time"),
+                    keys.required_seconds("acceptable_wait"),
+                )
+            } else {
+                (
+                    keys.u64("slots_per_instance"),
+                    keys.seconds("mean_job_time"),
+                    keys.seconds("acceptable_wait"),
+                )
+            };
+            let count_delayed = keys.bool("count_delayed").unwrap_or(false);
+            let target_wait = keys.seconds("target_wait");
+            let smoothing = keys.seconds("rate_smoothing");
+            if known {
+                keys.reject_others(&[&COMMON_KEYS[..], &LATENCY_KEYS[..]].concat());
+            } else {
+                keys.reject_others(
+                    &[&COMMON_KEYS[..], &LATENCY_KEYS[..], &THRESHOLD_KEYS[..]].concat(),
+                );
+            }
+            let complete = known && slots.is_some() && job.is_some() && wait.is_some();
+            let slots = stand_in(slots, "slots_per_instance", 1, &mut stand_ins);
+            let job = stand_in(job, "mean_job_time", Duration::from_secs(1), &mut stand_ins);
+            let wait = stand_in(wait, "acceptable_wait", Duration::MAX, &mut stand_ins);
+            let mut target =
+                LatencyTarget::new(saturating_u32(slots), job, wait).count_delayed(count_delayed);
+            if let Some(aimed) = target_wait {
+                target = target.target_wait(aimed);
+            }
+            if let Some(smoothing) = smoothing {
+                target = target.rate_smoothing(smoothing);
+            }
+            (Policy::latency_target(target), complete)
         }
     };
     let mut rules = ScalingRules::default();
@@ -209,7 +244,7 @@ fn parse_target(table: &Table, prefix: &str, problems: &mut Vec<String>) -> Opti
         rules = rules.activation_threshold(value);
     }
     if let Some(value) = keys.u64("max_scale_out_step") {
-        rules = rules.max_scale_out_step(Some(value.min(u64::from(u32::MAX)) as u32));
+        rules = rules.max_scale_out_step(Some(saturating_u32(value)));
     }
     if let Some(value) = keys.seconds("scale_in_stabilization") {
         rules = rules.scale_in_stabilization(value);
@@ -218,20 +253,42 @@ fn parse_target(table: &Table, prefix: &str, problems: &mut Vec<String>) -> Opti
         rules = rules.tolerance(value);
     }
     if let Some(value) = keys.u64("max_removed_per_step") {
-        rules = rules.max_removed_per_step(Some(value.min(u64::from(u32::MAX)) as u32));
+        rules = rules.max_removed_per_step(Some(saturating_u32(value)));
     }
     if let Some(value) = keys.seconds("scale_to_zero_cooldown") {
         rules = rules.scale_to_zero_cooldown(value);
     }
-    let policy = kind?.with_rules(rules);
+    if let Some(value) = keys.seconds_or_off("release_idle_after") {
+        rules = rules.release_idle_after(value);
+    }
+    let policy = kind.with_rules(rules);
     for problem in policy.problems() {
-        problems.push(format!("{prefix}{}: {}", problem.field, problem.message));
+        if !stand_ins.contains(&problem.field) {
+            problems.push(format!("{prefix}{}: {}", problem.field, problem.message));
+        }
     }
     Some(TargetConfig {
         queue: queue?,
         group: group?,
-        policy,
+        policy: complete.then_some(policy)?,
     })
+}
+
+/// `value`, or the valid stand-in when it is missing (remembering which field stands in).
+fn stand_in<T>(
+    value: Option<T>,
+    field: &'static str,
+    valid: T,
+    stand_ins: &mut Vec<&'static str>,
+) -> T {
+    value.unwrap_or_else(|| {
+        stand_ins.push(field);
+        valid
+    })
+}
+
+fn saturating_u32(value: u64) -> u32 {
+    u32::try_from(value).unwrap_or(u32::MAX)
 }
 
 /// Reads typed keys out of one table, recording a problem for each wrong or missing one.
@@ -319,6 +376,17 @@ impl<'a> Keys<'a> {
             v.as_integer()
                 .and_then(|n| u64::try_from(n).ok())
                 .map(Duration::from_secs)
+        })
+    }
+
+    /// Whole seconds, or `false` for "off".
+    fn seconds_or_off(&mut self, key: &str) -> Option<Option<Duration>> {
+        self.typed(key, "a whole number of seconds or false", |v| match v {
+            Value::Boolean(false) => Some(None),
+            other => other
+                .as_integer()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(|n| Some(Duration::from_secs(n))),
         })
     }
 
@@ -411,6 +479,8 @@ mod tests {
             "target[0].group: missing",
             "target[0].acceptable_wait: missing",
             "target[0].high: unknown key",
+            // Reported although acceptable_wait is missing from the same target.
+            "target[0].slots_per_instance: must be at least 1",
             "target[1].low: must be below high (10), got 20",
             "target[1].tolerance: must be at least 0 and below 1",
         ] {
@@ -419,10 +489,93 @@ mod tests {
                 "{expected} not in:\n{problems}"
             );
         }
-        assert_eq!(report.problems.len(), 7, "{problems}");
+        assert_eq!(report.problems.len(), 8, "{problems}");
         assert!(report
             .to_string()
-            .starts_with("the configuration has 7 problem(s)"));
+            .starts_with("the configuration has 8 problem(s)"));
+    }
+
+    #[test]
+    fn values_are_checked_whatever_else_is_missing_or_unknown() {
+        let report = parse(
+            r#"
+            [[target]]
+            queue = "a"
+            group = "g"
+            policy = "thresholds"
+            low = -1
+            step = 0
+            tolerance = 1.5
+            [[target]]
+            queue = "b"
+            group = "g"
+            policy = "latency-targett"
+            slots_per_instance = 0
+            target_wait = 0
+            activation_threshold = 0
+            [[target]]
+            queue = "c"
+            group = "g"
+            mean_job_time = 0
+            target_wait = 600
+            acceptable_wait = 60
+            release_idle_after = "soon"
+            "#,
+        )
+        .expect_err("invalid");
+        assert_eq!(
+            report.problems,
+            vec![
+                "target[0].high: missing",
+                "target[0].low: must be zero or more, got -1",
+                "target[0].step: must be at least 1",
+                "target[0].tolerance: must be at least 0 and below 1, got 1.5",
+                "target[1].policy: unknown policy `latency-targett`; expected `latency-target` or `thresholds`",
+                "target[1].slots_per_instance: must be at least 1",
+                "target[1].target_wait: must be more than zero",
+                "target[1].activation_threshold: must be at least 1",
+                "target[2].slots_per_instance: missing",
+                "target[2].release_idle_after: must be a whole number of seconds or false, got `\"soon\"`",
+                "target[2].mean_job_time: must be more than zero",
+                "target[2].target_wait: must be at most acceptable_wait (60 s), got 600 s",
+            ]
+        );
+    }
+
+    #[test]
+    fn reads_the_latency_target_and_idle_release_keys() {
+        let config = parse(
+            r#"
+            [[target]]
+            queue = "a"
+            group = "g"
+            slots_per_instance = 2
+            mean_job_time = 30
+            acceptable_wait = 120
+            target_wait = 90
+            rate_smoothing = 240
+            release_idle_after = false
+            [[target]]
+            queue = "b"
+            group = "g"
+            slots_per_instance = 2
+            mean_job_time = 30
+            acceptable_wait = 120
+            release_idle_after = 75
+            "#,
+        )
+        .expect("valid");
+        let workpool_scaler::PolicyKind::LatencyTarget(target) = config.targets[0].policy.kind()
+        else {
+            panic!("a latency target");
+        };
+        assert_eq!(target.aimed_wait(), Duration::from_secs(90));
+        assert_eq!(target.smoothing(Duration::ZERO), Duration::from_secs(240));
+        assert_eq!(config.targets[0].policy.rules().idle_release(), None);
+        assert_eq!(
+            config.targets[1].policy.rules().idle_release(),
+            Some(Duration::from_secs(75))
+        );
     }
 
     #[test]
