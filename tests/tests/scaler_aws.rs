@@ -1,5 +1,6 @@
 //! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
-//! the Auto Scaling group's desired capacity moved both ways, once and in the loop.
+//! the Auto Scaling group's desired capacity moved both ways, once and in the loop, for one target
+//! and for two in one loop.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,7 +9,7 @@ use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_sqs::Client as Sqs;
 use workpool_scaler::aws::{AwsClients, AwsController};
-use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules};
+use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules, Thresholds};
 use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
 
 /// A group of `max` at most, starting at `desired`, in us-east-1a, from a fresh launch configuration.
@@ -208,6 +209,17 @@ async fn once_publishes_the_depth_and_moves_desired_out_then_in_then_to_zero() {
 
 /// Every value recorded for one metric of the fixture, through GetMetricData.
 async fn metric_values(f: &Fixture, name: &str) -> Vec<f64> {
+    metric_values_of(&f.cloudwatch, &f.namespace, &f.queue_name, &f.group, name).await
+}
+
+/// Every value recorded for one metric with these dimensions, through GetMetricData.
+async fn metric_values_of(
+    cloudwatch: &CloudWatch,
+    namespace: &str,
+    queue: &str,
+    group: &str,
+    name: &str,
+) -> Vec<f64> {
     let now = SystemTime::now();
     let query = MetricDataQuery::builder()
         .id("m0")
@@ -215,18 +227,13 @@ async fn metric_values(f: &Fixture, name: &str) -> Vec<f64> {
             MetricStat::builder()
                 .metric(
                     Metric::builder()
-                        .namespace(&f.namespace)
+                        .namespace(namespace)
                         .metric_name(name)
-                        .dimensions(
-                            Dimension::builder()
-                                .name("QueueName")
-                                .value(&f.queue_name)
-                                .build(),
-                        )
+                        .dimensions(Dimension::builder().name("QueueName").value(queue).build())
                         .dimensions(
                             Dimension::builder()
                                 .name("AutoScalingGroupName")
-                                .value(&f.group)
+                                .value(group)
                                 .build(),
                         )
                         .build(),
@@ -236,8 +243,7 @@ async fn metric_values(f: &Fixture, name: &str) -> Vec<f64> {
                 .build(),
         )
         .build();
-    let output = f
-        .cloudwatch
+    let output = cloudwatch
         .get_metric_data()
         .metric_data_queries(query)
         .start_time((now - Duration::from_secs(600)).into())
@@ -321,10 +327,16 @@ async fn the_loop_follows_the_queue_over_several_ticks() {
     let mut controllers = vec![f.controller(quick_policy()).await];
     let mut seen = Vec::new();
     let purge_after_first = async {
-        // Let the first tick scale out, then empty the queue for the following ones.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        // Let the first tick scale out, then empty the queue for the following ones, and stop once
+        // the group is back at zero.
+        let out = || async { desired_capacity(&f.autoscaling, &f.group).await == 2 };
+        assert!(
+            eventually(Duration::from_secs(30), out).await,
+            "never scaled out"
+        );
         f.empty_the_queue().await;
-        tokio::time::sleep(Duration::from_millis(2_600)).await;
+        let zero = || async { desired_capacity(&f.autoscaling, &f.group).await == 0 };
+        eventually(Duration::from_secs(30), zero).await;
     };
     workpool_scaler::run_every(
         &mut controllers,
@@ -359,5 +371,163 @@ async fn unknown_queue_and_group_are_named() {
             "queue `no-such-queue-xyz` does not exist",
             "Auto Scaling group `no-such-group-xyz` does not exist"
         ]
+    );
+}
+
+/// Waits until `done` holds (polling every 200 ms) or `deadline` passes; returns whether it held.
+async fn eventually<F, Fut>(deadline: Duration, mut done: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let give_up = tokio::time::Instant::now() + deadline;
+    loop {
+        if done().await {
+            return true;
+        }
+        if tokio::time::Instant::now() >= give_up {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The highest value recorded for one metric of one queue and group (NaN when there is none).
+async fn highest(f: &Fixture, namespace: &str, queue: &str, group: &str, name: &str) -> f64 {
+    metric_values_of(&f.cloudwatch, namespace, queue, group, name)
+        .await
+        .into_iter()
+        .fold(f64::NAN, f64::max)
+}
+
+#[tokio::test]
+async fn two_targets_in_one_loop_each_follow_their_own_queue_and_publish_under_their_own_names() {
+    // Target A: a latency target on one queue and group; target B: thresholds on another.
+    let a = fixture(0).await;
+    let b = fixture(1).await;
+    let namespace = unique_name("WorkpoolTwoTargets");
+    send_messages(&a.sqs, &a.queue_url, 12).await;
+    send_messages(&b.sqs, &b.queue_url, 30).await;
+    let thresholds = Policy::thresholds(
+        Thresholds::new(5.0, 1.0)
+            .step(2)
+            .scale_out_cooldown(Duration::ZERO),
+    )
+    .with_rules(ScalingRules::default().scale_in_stabilization(Duration::ZERO));
+    let mut controllers = Vec::new();
+    for (f, policy) in [(&a, quick_policy()), (&b, thresholds)] {
+        controllers.push(
+            f.clients
+                .controller(&f.queue_name, &f.group, &namespace, policy)
+                .await
+                .expect("queue and group exist"),
+        );
+    }
+
+    // A: 12 waiting, 2 slots, T = L: 6 instances. B: at most 5 waiting per instance, 2 at a time:
+    // 1 → 3 → 5 → 7, where 30 / 7 is below 5 and it stays.
+    let mut rounds = 0;
+    let settled = || async {
+        desired_capacity(&a.autoscaling, &a.group).await == 6
+            && desired_capacity(&b.autoscaling, &b.group).await == 7
+    };
+    workpool_scaler::run_every(
+        &mut controllers,
+        Duration::from_secs(1),
+        async {
+            eventually(Duration::from_secs(60), settled).await;
+        },
+        |_, reports| {
+            rounds += 1;
+            for report in reports {
+                assert!(report.errors.is_empty(), "{:?}", report.errors);
+            }
+        },
+    )
+    .await;
+    assert_eq!(desired_capacity(&a.autoscaling, &a.group).await, 6);
+    assert_eq!(desired_capacity(&b.autoscaling, &b.group).await, 7);
+    assert!(rounds >= 3, "B needs three scale-outs: {rounds} round(s)");
+
+    // Each target's figures landed under its own QueueName and AutoScalingGroupName.
+    for (f, visible, desired) in [(&a, 12.0, 6.0), (&b, 30.0, 7.0)] {
+        let metric = |name| highest(f, &namespace, &f.queue_name, &f.group, name);
+        assert_eq!(
+            metric("ApproximateNumberOfMessages").await,
+            visible,
+            "{}",
+            f.queue_name
+        );
+        assert_eq!(metric("DesiredCapacity").await, desired, "{}", f.group);
+    }
+    // And nothing under a mix of the two.
+    let crossed = highest(&a, &namespace, &a.queue_name, &b.group, "DesiredCapacity").await;
+    assert!(
+        crossed.is_nan(),
+        "a metric under A's queue and B's group: {crossed}"
+    );
+
+    // A's queue empties: A goes to zero; B's queue has not changed, so B stays at 7.
+    a.empty_the_queue().await;
+    let a_at_zero = || async { desired_capacity(&a.autoscaling, &a.group).await == 0 };
+    workpool_scaler::run_every(
+        &mut controllers,
+        Duration::from_secs(1),
+        async {
+            eventually(Duration::from_secs(60), a_at_zero).await;
+        },
+        |_, reports| {
+            assert!(
+                !reports[1].decision.changes(),
+                "B changed: {}",
+                reports[1].decision.reason
+            );
+        },
+    )
+    .await;
+    assert_eq!(desired_capacity(&a.autoscaling, &a.group).await, 0);
+    assert_eq!(desired_capacity(&b.autoscaling, &b.group).await, 7);
+}
+
+#[tokio::test]
+async fn a_group_with_min_above_max_is_refused_at_start_and_held_when_it_turns_so() {
+    let f = fixture(2).await;
+    send_messages(&f.sqs, &f.queue_url, 12).await;
+    let mut controller = f.controller(quick_policy()).await;
+    // moto, unlike AWS, accepts bounds that leave no valid capacity.
+    f.autoscaling
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(&f.group)
+        .min_size(5)
+        .max_size(2)
+        .send()
+        .await
+        .expect("update the bounds");
+    let before = desired_capacity(&f.autoscaling, &f.group).await;
+
+    // A running controller holds and reports it: --once exits non-zero on it.
+    let report = controller.tick(SystemTime::now()).await;
+    assert_eq!(report.decision.desired, None, "{}", report.decision.reason);
+    assert_eq!(
+        report.errors,
+        vec![format!(
+            "Auto Scaling group `{}` has MinSize 5 above MaxSize 2",
+            f.group
+        )]
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, before);
+
+    // A new one refuses the target before doing anything.
+    let errors = f
+        .clients
+        .controller(&f.queue_name, &f.group, &f.namespace, quick_policy())
+        .await
+        .expect_err("bounds leave no valid capacity");
+    assert!(
+        matches!(
+            errors.as_slice(),
+            [Error::InvalidGroupBounds { min: 5, max: 2, .. }]
+        ),
+        "{errors:?}"
     );
 }
