@@ -286,3 +286,78 @@ fn simulate_refuses_a_min_above_the_max() {
         stderr(&output)
     );
 }
+
+#[test]
+fn once_with_two_targets_in_one_config_moves_each_group_as_its_queue_says() {
+    let endpoint = emulator_endpoint();
+    let namespace = unique("CliTwoTargets");
+    let (videos, encoders) = (unique("cli-videos"), unique("cli-encoders"));
+    let (mail, mailers) = (unique("cli-mail"), unique("cli-mailers"));
+    // 12 videos waiting for a latency target, 30 mails for thresholds; both groups at 1.
+    boto3(
+        "sqs = client('sqs')\n\
+         asg = client('autoscaling')\n\
+         for queue, group, count in [(sys.argv[2], sys.argv[3], 12), (sys.argv[4], sys.argv[5], 30)]:\n\
+         \x20   url = sqs.create_queue(QueueName=queue)['QueueUrl']\n\
+         \x20   for batch in range(0, count, 10):\n\
+         \x20       sqs.send_message_batch(QueueUrl=url, Entries=[{'Id': str(n), 'MessageBody': 'job'} for n in range(batch, min(count, batch + 10))])\n\
+         \x20   asg.create_launch_configuration(LaunchConfigurationName=group + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
+         \x20   asg.create_auto_scaling_group(AutoScalingGroupName=group, LaunchConfigurationName=group + '-lc', MinSize=0, MaxSize=20, DesiredCapacity=1, AvailabilityZones=['us-east-1a'])\n",
+        &[&videos, &encoders, &mail, &mailers],
+    );
+    let config = temp_file(
+        "two-targets.toml",
+        &format!(
+            r#"
+namespace = "{namespace}"
+
+[[target]]
+queue = "{videos}"
+group = "{encoders}"
+slots_per_instance = 2
+mean_job_time = 60
+acceptable_wait = 120
+
+[[target]]
+queue = "{mail}"
+group = "{mailers}"
+policy = "thresholds"
+high = 5
+low = 1
+step = 3
+"#
+        ),
+    );
+    let output = workpool(&[
+        "scale",
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--once",
+        "--endpoint-url",
+        &endpoint,
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    // Videos: 12 waiting should start within L/2 = 60 s, one job time: 6 instances of 2 slots.
+    // Mail: 30 waiting on 1 instance is above 5 per instance: one step of 3, to 4.
+    assert!(
+        stdout.contains(&format!("{videos} → {encoders}: desired 1 → 6")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{mail} → {mailers}: desired 1 → 4")),
+        "{stdout}"
+    );
+    let after = boto3(
+        "asg = client('autoscaling')\n\
+         cloudwatch = client('cloudwatch')\n\
+         for queue, group in [(sys.argv[3], sys.argv[4]), (sys.argv[5], sys.argv[6])]:\n\
+         \x20   desired = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])['AutoScalingGroups'][0]['DesiredCapacity']\n\
+         \x20   dimensions = [{'Name': 'QueueName', 'Value': queue}, {'Name': 'AutoScalingGroupName', 'Value': group}]\n\
+         \x20   names = sorted(m['MetricName'] for m in cloudwatch.list_metrics(Namespace=sys.argv[2], Dimensions=dimensions)['Metrics'])\n\
+         \x20   print(desired, ','.join(names))\n",
+        &[&namespace, &videos, &encoders, &mail, &mailers],
+    );
+    let names = "ApproximateNumberOfMessages,ApproximateNumberOfMessagesDelayed,ApproximateNumberOfMessagesNotVisible,BacklogPerInstance,DesiredCapacity";
+    assert_eq!(after, format!("6 {names}\n4 {names}"));
+}
