@@ -13,6 +13,19 @@ fn workpool(args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// `workpool scale --config CONFIG --once [EXTRA...] --endpoint-url ENDPOINT`.
+fn scale_once(config: &std::path::Path, extra: &[&str], endpoint: &str) -> Output {
+    let mut args = vec![
+        "scale",
+        "--config",
+        config.to_str().expect("utf-8 path"),
+        "--once",
+    ];
+    args.extend_from_slice(extra);
+    args.extend(["--endpoint-url", endpoint]);
+    workpool(&args)
+}
+
 /// The run failed the way bad input should: exit code 1, no panic, no backtrace.
 fn assert_refused(output: &Output) {
     let text = stderr(output);
@@ -100,14 +113,7 @@ release_idle_after = "later"
 "#,
     );
     // No endpoint is reachable on purpose: a bad config must fail before any call.
-    let output = workpool(&[
-        "scale",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--once",
-        "--endpoint-url",
-        "http://127.0.0.1:9",
-    ]);
+    let output = scale_once(&config, &[], "http://127.0.0.1:9");
     assert_refused(&output);
     let text = stderr(&output);
     for expected in [
@@ -152,16 +158,7 @@ fn a_group_with_min_above_max_is_named_and_nothing_is_done() {
             "[[target]]\nqueue = \"{queue}\"\ngroup = \"{group}\"\nslots_per_instance = 4\nmean_job_time = 30\nacceptable_wait = 120\n"
         ),
     );
-    let output = workpool(&[
-        "scale",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--once",
-        "--namespace",
-        &namespace,
-        "--endpoint-url",
-        &endpoint,
-    ]);
+    let output = scale_once(&config, &["--namespace", &namespace], &endpoint);
     assert_refused(&output);
     let text = stderr(&output);
     assert!(
@@ -196,14 +193,7 @@ mean_job_time = 30
 acceptable_wait = 120
 "#,
     );
-    let output = workpool(&[
-        "scale",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--once",
-        "--endpoint-url",
-        &endpoint,
-    ]);
+    let output = scale_once(&config, &[], &endpoint);
     assert_refused(&output);
     let text = stderr(&output);
     assert!(
@@ -328,14 +318,7 @@ step = 3
 "#
         ),
     );
-    let output = workpool(&[
-        "scale",
-        "--config",
-        config.to_str().expect("utf-8 path"),
-        "--once",
-        "--endpoint-url",
-        &endpoint,
-    ]);
+    let output = scale_once(&config, &[], &endpoint);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
     // Videos: 12 waiting should start within L/2 = 60 s, one job time: 6 instances of 2 slots.
