@@ -82,6 +82,39 @@ class SqsSpeedupsTest(unittest.TestCase):
             models.SQSBackend.get_queue_attributes = original
         self.assertEqual(calls, [])
 
+    def test_a_receipt_handle_is_185_lowercase_letters_and_new_on_each_receive(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="one")
+        handles = [self.receive(visibility=0)[0]["ReceiptHandle"] for _ in range(3)]
+        for handle in handles:
+            self.assertEqual(len(handle), 185)
+            self.assertTrue(handle.isascii() and handle.isalpha() and handle.islower(), handle)
+        self.assertEqual(len(set(handles)), 3)
+
+    def test_delete_takes_the_current_or_an_earlier_handle_and_only_that_message(self):
+        for body in ("a", "b", "c"):
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+        first = {m["Body"]: m["ReceiptHandle"] for m in self.receive(visibility=0)}
+        again = {m["Body"]: m["ReceiptHandle"] for m in self.receive(visibility=0)}
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=first["a"])
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=again["b"])
+        # Deleting again is accepted, as moto (and SQS) do.
+        self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=again["a"])
+        self.assertEqual([m["Body"] for m in self.receive()], ["c"])
+
+    def test_an_unknown_receipt_handle_is_refused_and_deletes_nothing(self):
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="kept")
+        with self.assertRaises(self.sqs.exceptions.ReceiptHandleIsInvalid):
+            self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle="z" * 185)
+        self.assertEqual([m["Body"] for m in self.receive()], ["kept"])
+
+    def test_the_receivable_messages_are_what_moto_itself_lists(self):
+        for body in ("visible", "in-flight"):
+            self.sqs.send_message(QueueUrl=self.url, MessageBody=body)
+        self.sqs.send_message(QueueUrl=self.url, MessageBody="delayed", DelaySeconds=30)
+        self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=1, VisibilityTimeout=30)
+        queue = models.sqs_backends["123456789012"]["us-east-1"].get_queue("speedups")
+        self.assertEqual(queue.messages, sqs_speedups.ORIGINAL_MESSAGES.fget(queue))
+        self.assertEqual(len(queue.messages), 1, "one visible; one in flight and one delayed are not")
 
     def test_queue_attributes_are_what_moto_itself_answers(self):
         dead = self.sqs.create_queue(QueueName="speedups-dead")["QueueUrl"]
