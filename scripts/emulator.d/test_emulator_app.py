@@ -12,6 +12,7 @@ import math
 import os
 import sys
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +20,7 @@ from botocore.session import get_session  # noqa: E402
 from werkzeug.test import Client  # noqa: E402
 
 from rust_sdk_wire import Tagged, decode_strict, encode_like_rust_sdk  # noqa: E402
-from server import build_app  # noqa: E402
+from server import RequestHandler, build_app  # noqa: E402
 from shape_codec import request_to_json, response_to_cbor  # noqa: E402
 
 AUTH = (
@@ -193,6 +194,26 @@ class EmulatorAppTest(unittest.TestCase):
         )
         self.assertEqual(answer.status_code, 200, answer.data)
         self.assertIn(b"DescribeAutoScalingGroupsResponse", answer.data)
+
+
+class RequestLogTest(unittest.TestCase):
+    def logged_codes(self, every_request: bool) -> list[str]:
+        handler = RequestHandler.__new__(RequestHandler)
+        handler.log_every_request = every_request
+        logged = []
+        with mock.patch(
+            "werkzeug.serving.WSGIRequestHandler.log_request",
+            lambda self, code="-", size="-": logged.append(str(code)),
+        ):
+            for code in (100, 200, 204, 304, 400, 404, 500, "-"):
+                handler.log_request(code, 0)
+        return logged
+
+    def test_only_failed_requests_are_logged_by_default(self):
+        self.assertEqual(self.logged_codes(False), ["400", "404", "500", "-"])
+
+    def test_every_request_is_logged_when_asked(self):
+        self.assertEqual(len(self.logged_codes(True)), 8)
 
 
 if __name__ == "__main__":
