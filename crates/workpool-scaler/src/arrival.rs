@@ -31,6 +31,12 @@ pub struct ArrivalEstimate {
     pub in_flight: u64,
     /// The smoothed arrival rate, messages per second.
     pub per_second: f64,
+    /// Whether this reading saw fewer arrivals than the previous estimate by more than the noise of
+    /// the arrivals and of the estimated completions together explains (three standard deviations
+    /// of both counts): the end of a burst, not noise. The stabilization window forgets the
+    /// keep-up capacity recommended before such a drop. (The estimate itself follows a drop beyond
+    /// the arrivals' noise alone, which is more sensitive.)
+    pub dropped: bool,
 }
 
 impl ArrivalEstimate {
@@ -54,6 +60,7 @@ impl ArrivalEstimate {
             in_queue,
             in_flight,
             per_second: in_flight as f64 / job,
+            dropped: false,
         };
         let Some(previous) = previous else {
             return fresh;
@@ -73,8 +80,14 @@ impl ArrivalEstimate {
         // smoothing time, and so is a rise: a backlog already adds capacity at once, and one
         // noisy tick followed at once would hold extra capacity for a whole stabilization window.
         let expected = previous.per_second * seconds;
-        let dropped = expected - arrived > 3.0 * expected.sqrt() + 1.0;
-        let time_constant = if dropped {
+        let below = expected - arrived;
+        let followed = below > 3.0 * expected.sqrt() + 1.0;
+        // The count of arrivals is only as good as the estimate of completions it adds: with many
+        // jobs in flight, their completions are as noisy as Poisson arrivals. A drop beyond that
+        // noise too is the end of a burst for certain; the stabilization window forgets the
+        // capacity recommended before it (see `dropped`).
+        let dropped = below > 3.0 * (expected + completed).sqrt() + 1.0;
+        let time_constant = if followed {
             seconds.min(smoothing.as_secs_f64())
         } else {
             smoothing.as_secs_f64()
@@ -86,6 +99,7 @@ impl ArrivalEstimate {
         };
         Self {
             per_second: previous.per_second + weight * (observed - previous.per_second),
+            dropped,
             ..fresh
         }
     }
@@ -146,9 +160,11 @@ mod tests {
             in_queue: 0,
             in_flight: 0,
             per_second: 4.0,
+            dropped: false,
         };
         let stopped = ArrivalEstimate::next(Some(&steady), 0, 0, JOB, SMOOTHING, at(15));
         assert!(stopped.per_second < 4.0 / 2.0, "{}", stopped.per_second);
+        assert!(stopped.dropped);
         // 66 instead of 60 is noise: a small step of a 60 s smoothing.
         let noisy = ArrivalEstimate::next(Some(&steady), 66, 0, JOB, SMOOTHING, at(15));
         assert!(
@@ -156,6 +172,20 @@ mod tests {
             "{}",
             noisy.per_second
         );
+        assert!(!noisy.dropped);
+        // 40 instead of 60 is within three standard deviations (and one message): noise too.
+        let fewer = ArrivalEstimate::next(Some(&steady), 40, 0, JOB, SMOOTHING, at(15));
+        assert!(!fewer.dropped, "{}", fewer.per_second);
+        // With 40 jobs in flight (60 completions estimated), 30 arrivals instead of 60 is followed
+        // (beyond the arrivals' noise) but not a drop beyond the completions' noise as well.
+        let busy = ArrivalEstimate {
+            in_queue: 60,
+            in_flight: 40,
+            ..steady
+        };
+        let noisy_drop = ArrivalEstimate::next(Some(&busy), 30, 40, JOB, SMOOTHING, at(15));
+        assert!(noisy_drop.per_second < 3.0, "{}", noisy_drop.per_second);
+        assert!(!noisy_drop.dropped);
         // So is a jump to 120: a quarter of the way after a quarter of the smoothing time.
         let jump = ArrivalEstimate::next(Some(&steady), 120, 0, JOB, SMOOTHING, at(15));
         let expected = 4.0 + 4.0 * (1.0 - (-0.25f64).exp());

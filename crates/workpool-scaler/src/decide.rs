@@ -3,6 +3,8 @@
 
 use std::time::{Duration, SystemTime};
 
+#[cfg(doc)]
+use crate::arrival::ArrivalEstimate;
 use crate::decision::{Decision, Reason};
 use crate::history::History;
 use crate::observation::{GroupReading, Input, Observation, QueueReading};
@@ -15,7 +17,8 @@ use crate::policy::{Policy, PolicyKind, ScalingRules};
 /// recommendation scales out at once (compared against desired, which counts booting instances),
 /// capped per step and by the group's max; a lower one waits until the instances launched by a
 /// recent scale-out are in service, then scales in only to the highest recommendation over the
-/// stabilization window (for the latency target, of its keep-up part), outside the tolerance, never
+/// stabilization window (for the latency target, of its keep-up part, and only since the arrivals
+/// last dropped beyond noise, see [`ArrivalEstimate::dropped`]), outside the tolerance, never
 /// below busy instances, at most the per-step cap, never below the group's min, and to zero only
 /// once the queue has been empty for the quiet cooldown. While the window holds, instances idle for
 /// the idle-release time with nothing waiting still go (rent or buy), down to the highest
@@ -156,11 +159,22 @@ pub fn decide(
     };
     let zero_allowed = quiet_for.is_some_and(|quiet| quiet >= rules.zero_cooldown());
     let idle_order = idle_longest_first(group, history, now);
+    // What was recommended before the arrivals dropped beyond noise was for arrivals that have
+    // stopped: neither the window nor the idle release holds capacity for it.
+    let remembered_since = if advice.arrivals.is_some_and(|arrivals| arrivals.dropped) {
+        Some(now)
+    } else {
+        history.last_arrival_drop()
+    };
+    let memory = Memory {
+        history,
+        since: remembered_since,
+    };
 
     let by_window = scale_in_by_window(
         group,
         rules,
-        history,
+        &memory,
         now,
         recommendation,
         in_cooldown,
@@ -177,7 +191,7 @@ pub fn decide(
             let release = IdleRelease {
                 queue,
                 rules,
-                history,
+                memory: &memory,
                 now,
                 current,
                 min,
@@ -204,13 +218,32 @@ pub fn decide(
     decided(Some(target), recommendation, reason, terminate)
 }
 
+/// The history as the scale-in rules read it: recommendations made before `since` (the last drop
+/// of the arrivals beyond noise) are forgotten.
+struct Memory<'a> {
+    history: &'a History,
+    since: Option<SystemTime>,
+}
+
+impl Memory<'_> {
+    /// The highest recommendation remembered at or after `start`, and not before the last drop.
+    fn highest_since(&self, start: SystemTime) -> Option<u32> {
+        self.history
+            .highest_recommendation_since(self.since.map_or(start, |since| since.max(start)))
+    }
+
+    fn last_scale_out(&self) -> Option<SystemTime> {
+        self.history.last_scale_out()
+    }
+}
+
 /// The scale-in the stabilization window allows, after the thresholds' cooldown, the quiet
 /// cooldown, the tolerance, busy instances, the per-step cap and the group's min: the new capacity
 /// and why, or the reason to hold.
 fn scale_in_by_window(
     group: &GroupReading,
     rules: &ScalingRules,
-    history: &History,
+    history: &Memory<'_>,
     now: SystemTime,
     recommendation: u32,
     in_cooldown: Option<Duration>,
@@ -230,7 +263,7 @@ fn scale_in_by_window(
         });
     }
     let window_high = history
-        .highest_recommendation_since(window_start)
+        .highest_since(window_start)
         .unwrap_or(0)
         .max(recommendation);
     if window_high >= current {
@@ -315,7 +348,7 @@ fn idle_longest_first<'a>(
 struct IdleRelease<'a> {
     queue: &'a QueueReading,
     rules: &'a ScalingRules,
-    history: &'a History,
+    memory: &'a Memory<'a>,
     now: SystemTime,
     current: u32,
     min: u32,
@@ -341,7 +374,7 @@ impl IdleRelease<'_> {
         let since = |span: Duration| self.now.checked_sub(span).unwrap_or(SystemTime::UNIX_EPOCH);
         let settle = after.max(self.rules.stabilization_window());
         if self
-            .history
+            .memory
             .last_scale_out()
             .is_some_and(|scaled_out| scaled_out > since(settle))
         {
@@ -349,11 +382,7 @@ impl IdleRelease<'_> {
         }
         let mut floor = self
             .recommendation
-            .max(
-                self.history
-                    .highest_recommendation_since(since(after))
-                    .unwrap_or(0),
-            )
+            .max(self.memory.highest_since(since(after)).unwrap_or(0))
             .max(self.min)
             .max(u32::from(!self.zero_allowed));
         if let Some(cap) = self.rules.scale_in_cap() {
@@ -561,6 +590,39 @@ mod tests {
         assert!(matches!(at_max.reason, Reason::AtMaximum { .. }));
     }
 
+    /// A decision without its arrival estimate, so that the next tick estimates afresh: for tests of
+    /// the window and the idle release that must not see a drop in arrivals (see
+    /// `a_drop_in_arrivals_beyond_noise_ends_the_window`).
+    fn forgetting_arrivals(decision: Decision) -> Decision {
+        Decision {
+            arrivals: None,
+            ..decision
+        }
+    }
+
+    #[test]
+    fn a_drop_in_arrivals_beyond_noise_ends_the_window() {
+        let policy = unsmoothed();
+        let mut history = History::new();
+        let busy = observe(queue(0, 40), group(2));
+        let first = decide(&busy, &policy, &history, at(0));
+        assert_eq!(first.desired, Some(10));
+        history.record(at(0), &busy, &first);
+        // 15 s later 8 are in flight and nothing waits: 4 arrived (8 − 40 + 36 completed) where 60
+        // were expected, beyond the noise of both counts. The 10 was for arrivals that stopped:
+        // the capacity follows what arrives now (one instance keeps up with 4 per 15 s).
+        let calmer = observe(queue(0, 8), group(10));
+        let after = decide(&calmer, &policy, &history, at(15));
+        assert!(after.arrivals.expect("estimated").dropped);
+        assert_eq!(after.desired, Some(1), "{}", after.reason);
+        assert!(matches!(
+            after.reason,
+            Reason::ScaleIn { window_high: 1, .. }
+        ));
+        history.record(at(15), &calmer, &after);
+        assert_eq!(history.last_arrival_drop(), Some(at(15)));
+    }
+
     #[test]
     fn scale_in_waits_for_the_stabilization_window() {
         let policy = unsmoothed();
@@ -568,8 +630,8 @@ mod tests {
         let busy = observe(queue(0, 40), group(2));
         let first = decide(&busy, &policy, &history, at(0));
         assert_eq!(first.desired, Some(10));
-        history.record(at(0), &busy, &first);
-        // 15 s later 8 are in flight and nothing waits: few arrived (8 − 40 + 36 completed = 4).
+        history.record(at(0), &busy, &forgetting_arrivals(first));
+        // 15 s later 8 are in flight and nothing waits: 2 instances keep up with 0.8 a second.
         let calmer = observe(queue(0, 8), group(10));
         let held = decide(&calmer, &policy, &history, at(15));
         assert_eq!(held.desired, None);
@@ -683,7 +745,7 @@ mod tests {
         // 24 in flight on 6 instances puts 6 in the window.
         let full = observe(queue(0, 24), group(6));
         let first = decide(&full, &policy, &history, at(0));
-        history.record(at(0), &full, &first);
+        history.record(at(0), &full, &forgetting_arrivals(first));
         // Then 8 in flight, 5 instances idle: 2 keep up, so 4 of the idle ones go once idle 30 s.
         let mut reading = group(6);
         reading.idle_instances = (1..=5).map(|n| format!("i-{n}")).collect();
@@ -706,7 +768,7 @@ mod tests {
         let mut history = History::new();
         let busy = observe(queue(0, 12), group(3));
         let first = decide(&busy, &policy, &history, at(0));
-        history.record(at(0), &busy, &first);
+        history.record(at(0), &busy, &forgetting_arrivals(first));
         let mut idle = group(3);
         idle.idle_instances = vec!["i-1".into(), "i-2".into(), "i-3".into()];
         let empty = observe(queue(0, 0), idle);
@@ -736,7 +798,7 @@ mod tests {
         let surge = observe(queue(60, 8), group(2));
         let out = decide(&surge, &policy, &history, at(15));
         assert_eq!(out.desired, Some(12), "{}", out.reason);
-        history.record(at(15), &surge, &out);
+        history.record(at(15), &surge, &forgetting_arrivals(out));
         // The surge stops at once: 6 of the 12 sit idle, nothing waits. The window of the
         // scale-out keeps them, idle or not, until 300 s after it.
         let mut reading = group(12);

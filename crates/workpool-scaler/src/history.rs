@@ -1,5 +1,6 @@
 //! What the controller remembers between ticks: recent recommendations, when it last scaled, how long
-//! the queue has been quiet, the arrival estimate, and since when each instance has been idle. The
+//! the queue has been quiet, the arrival estimate (and when it last dropped beyond noise), and since
+//! when each instance has been idle. The
 //! window and the cooldowns are rebuildable from the group's scaling activities after a restart; the
 //! rest is relearnt within a few ticks.
 
@@ -21,6 +22,7 @@ pub struct History {
     last_scale_in: Option<SystemTime>,
     quiet_since: Option<SystemTime>,
     arrivals: Option<ArrivalEstimate>,
+    last_arrival_drop: Option<SystemTime>,
     idle_since: BTreeMap<String, SystemTime>,
     retention: Duration,
 }
@@ -52,6 +54,7 @@ impl History {
             last_scale_in: None,
             quiet_since: None,
             arrivals: None,
+            last_arrival_drop: None,
             idle_since: BTreeMap::new(),
             retention: DEFAULT_RETENTION,
         }
@@ -88,8 +91,11 @@ impl History {
         if let Some(keep_up) = decision.keep_up.or(decision.recommendation) {
             self.push_recommendation(now, keep_up);
         }
-        if decision.arrivals.is_some() {
-            self.arrivals = decision.arrivals;
+        if let Some(arrivals) = decision.arrivals {
+            if arrivals.dropped {
+                self.last_arrival_drop = Some(now);
+            }
+            self.arrivals = Some(arrivals);
         }
         if let Ok(group) = &observation.group {
             let mut idle_since = BTreeMap::new();
@@ -153,6 +159,12 @@ impl History {
     /// The arrival estimate of the last tick that made one.
     pub fn arrivals(&self) -> Option<&ArrivalEstimate> {
         self.arrivals.as_ref()
+    }
+
+    /// When the arrival estimate last followed a drop beyond noise (see
+    /// [`ArrivalEstimate::dropped`]), if it ever did.
+    pub fn last_arrival_drop(&self) -> Option<SystemTime> {
+        self.last_arrival_drop
     }
 
     /// Since when `instance` has been seen idle at every tick, if it was idle at the last one.

@@ -494,7 +494,10 @@ impl ScalingRules {
     /// Scale in only to the highest recommendation seen over this window (default 300 s). For the
     /// latency target the window remembers the keep-up part of each recommendation (see
     /// [`Recommendation::keep_up`]): the part that drains a backlog is not needed once the backlog is
-    /// gone, so it is not held for the whole window.
+    /// gone, so it is not held for the whole window. Nor is what was recommended before the arrivals
+    /// dropped beyond the noise of the arrival and completion counts
+    /// ([`ArrivalEstimate::dropped`]): the end of a burst, not noise, so the window protects against
+    /// nothing by holding capacity for it.
     pub fn scale_in_stabilization(mut self, window: Duration) -> Self {
         self.scale_in_stabilization = window;
         self
