@@ -88,11 +88,18 @@ fn b4_what_is_met_stays_met() {
         match name {
             // Met: at most 1.15 × the lower bound.
             "steady" | "diurnal" => assert!(ratio <= 1.15, "{name}: ratio {ratio:.3}"),
-            // Missed against the lower bound; met against the lower bound plus booting.
-            "spike" => assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}"),
+            // Missed against the lower bound (1.174 in B4), kept from getting worse; met against
+            // the lower bound plus booting.
+            "spike" => {
+                assert!(ratio <= 1.18, "{name}: ratio {ratio:.3}");
+                assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
+            }
             // Missed against both (booting alone is over 0.2 × the lower bound); kept from
-            // getting worse than B4 records.
-            _ => assert!(to_reactive <= 1.25, "{name}: {to_reactive:.3}"),
+            // getting worse than B4 records (1.447 and 1.171).
+            _ => {
+                assert!(ratio <= 1.45, "{name}: ratio {ratio:.3}");
+                assert!(to_reactive <= 1.18, "{name}: {to_reactive:.3}");
+            }
         }
     }
 }
