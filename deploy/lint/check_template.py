@@ -6,7 +6,11 @@
    whose resource part is only "*"), nor use NotResource or NotAction. Read-only actions (Describe*,
    List*, and Get* outside the data-bearing services) may use "*": those APIs have no resource-level
    permissions. The only other exceptions are actions AWS cannot scope to a resource, allowed only
-   with the condition that narrows them (PutMetricData with cloudwatch:namespace).
+   with the condition that narrows them (PutMetricData with cloudwatch:namespace). Policies are read
+   from AWS::IAM::Policy, ManagedPolicy, RolePolicy, UserPolicy and GroupPolicy resources and from
+   the inline Policies of roles, users and groups. A ManagedPolicyArns entry that is not a Ref to a
+   policy of the template (so its statements cannot be read here, e.g. an AWS managed policy) is a
+   problem too.
 2. Drift: every systemd unit that a template's user data writes (`cat > /etc/systemd/system/NAME
    <<'WORKPOOL_UNIT'`) is byte for byte the unit in --units DIR, and the controller configuration
    the user data writes is the template's ControllerConfig output.
@@ -33,6 +37,16 @@ UNSCOPABLE_WITH_CONDITION = {"cloudwatch:putmetricdata": "cloudwatch:namespace"}
 WHOLE_SERVICE_ARN = re.compile(r"^arn:[^:]+:[^:]+:[^:]*:[^:]*:\*$")
 
 STOP_MARGIN_SECONDS = 15
+
+# Resources whose PolicyDocument grants permissions, and identities that carry inline policies.
+POLICY_RESOURCES = (
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::RolePolicy",
+    "AWS::IAM::UserPolicy",
+    "AWS::IAM::GroupPolicy",
+)
+IDENTITIES = ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group")
 
 
 def is_read_only(action: str) -> bool:
@@ -97,16 +111,37 @@ def policy_documents(resources: dict):
             continue
         kind = resource.get("Type", "")
         props = resource.get("Properties") or {}
-        if kind in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+        if kind in POLICY_RESOURCES:
             yield name, props.get("PolicyDocument")
-        if kind in ("AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::Group"):
+        if kind in IDENTITIES:
             for policy in as_list(props.get("Policies", [])):
                 if isinstance(policy, dict):
                     yield f"{name}/{policy.get('PolicyName', '?')}", policy.get("PolicyDocument")
 
 
-def iam_problems(template: dict) -> list[str]:
+def unreadable_managed_policies(resources: dict) -> list[str]:
+    """A problem for each ManagedPolicyArns entry whose statements this check cannot read."""
     problems = []
+    for name, resource in resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") not in IDENTITIES:
+            continue
+        props = resource.get("Properties") or {}
+        for arn in as_list(props.get("ManagedPolicyArns", [])):
+            target = arn.get("Ref") if isinstance(arn, dict) and len(arn) == 1 else None
+            if isinstance(target, str) and (resources.get(target) or {}).get("Type") in (
+                "AWS::IAM::ManagedPolicy",
+            ):
+                continue  # checked as a resource of this template
+            shown = literal(arn) or str(arn)
+            problems.append(
+                f"{name}: ManagedPolicyArns entry {shown} cannot be checked here; grant it as an "
+                "AWS::IAM::ManagedPolicy of this template (or an inline policy) instead"
+            )
+    return problems
+
+
+def iam_problems(template: dict) -> list[str]:
+    problems = unreadable_managed_policies(template.get("Resources", {}))
     for where, document in policy_documents(template.get("Resources", {})):
         for statement in as_list((document or {}).get("Statement", [])):
             if not isinstance(statement, dict) or statement.get("Effect") != "Allow":

@@ -137,6 +137,39 @@ class DriftTest(unittest.TestCase):
         self.assertIn("should be 75s", ct.stop_timeout_problems(template, self.units)[0])
 
 
+class OtherPolicyKindsTest(unittest.TestCase):
+    def test_role_user_and_group_policies_are_checked(self):
+        for kind in ["AWS::IAM::RolePolicy", "AWS::IAM::UserPolicy", "AWS::IAM::GroupPolicy"]:
+            with self.subTest(kind=kind):
+                template = {"Resources": {"P": {"Type": kind, "Properties": {
+                    "PolicyName": "p",
+                    "PolicyDocument": {"Statement": [allow("sqs:DeleteMessage", "*")]}}}}}
+                problems = ct.iam_problems(template)
+                self.assertEqual(len(problems), 1, problems)
+                self.assertIn("sqs:DeleteMessage", problems[0])
+
+    def test_a_managed_policy_from_outside_the_template_is_reported(self):
+        for arn in ["arn:aws:iam::aws:policy/AdministratorAccess",
+                    {"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/PowerUserAccess"},
+                    {"Ref": "PolicyArnParameter"}]:
+            with self.subTest(arn=arn):
+                template = role()
+                template["Resources"]["R"]["Properties"]["ManagedPolicyArns"] = [arn]
+                problems = ct.iam_problems(template)
+                self.assertEqual(len(problems), 1, problems)
+                self.assertIn("ManagedPolicyArns", problems[0])
+
+    def test_a_managed_policy_of_the_template_is_checked_as_itself(self):
+        template = role()
+        template["Resources"]["R"]["Properties"]["ManagedPolicyArns"] = [{"Ref": "M"}]
+        template["Resources"]["M"] = {"Type": "AWS::IAM::ManagedPolicy", "Properties": {
+            "PolicyDocument": {"Statement": [allow("sqs:SendMessage", {"Ref": "Queue"})]}}}
+        self.assertEqual(ct.iam_problems(template), [])
+        template["Resources"]["M"]["Properties"]["PolicyDocument"]["Statement"] = [
+            allow("sqs:SendMessage", "*")]
+        self.assertEqual(len(ct.iam_problems(template)), 1)
+
+
 class RealTemplateTest(unittest.TestCase):
     def test_the_shipped_template_passes(self):
         self.assertEqual(ct.check(TEMPLATE, UNITS), [])
