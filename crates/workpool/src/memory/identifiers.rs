@@ -33,7 +33,9 @@ impl MessageIds {
             text[at + 1] = HEX_DIGITS[usize::from(byte & 0x0f)];
             at += 2;
         }
-        String::from_utf8_lossy(&text).into_owned()
+        std::str::from_utf8(&text)
+            .expect("hex digits and dashes are ASCII")
+            .to_owned()
     }
 }
 
