@@ -10,6 +10,7 @@ use crate::error::Error;
 use crate::history::History;
 use crate::observation::{GroupReading, Observation, QueueReading};
 use crate::policy::Policy;
+use crate::simulate::bound::{offline_bound_with_boot, BoundModel, Job, OfflineBound};
 use crate::simulate::report::{Sample, SimulationReport};
 use crate::simulate::trace::Trace;
 
@@ -205,6 +206,42 @@ impl Simulation {
         Ok(report)
     }
 
+    /// The jobs a run of `trace` sees, in arrival order: the same durations [`Simulation::run`]
+    /// draws (same seed, same order), whatever the policy.
+    pub fn jobs(&self, trace: &Trace) -> Vec<Job> {
+        let mut rng = fastrand::Rng::with_seed(self.seed);
+        let mut jobs = Vec::with_capacity(trace.total_arrivals() as usize);
+        for (second, count) in trace.rows() {
+            for _ in 0..*count {
+                jobs.push(Job {
+                    arrival: *second,
+                    duration: self.draw_duration(&mut rng),
+                });
+            }
+        }
+        jobs
+    }
+
+    /// The offline bound with boot ([`offline_bound_with_boot`]) of `trace` in this model (slots,
+    /// boot time, the instances at the start, the jobs of this seed) for runs that keep p99 wait
+    /// within `acceptable_wait`. Policy-independent: every run of every policy on `trace` in this
+    /// model that finishes its work with p99 wait ≤ `acceptable_wait` costs at least this much.
+    pub fn offline_bound(&self, trace: &Trace, acceptable_wait: Duration) -> OfflineBound {
+        let model = BoundModel::new(self.slots_per_instance, self.boot_time, acceptable_wait)
+            .initial_instances(self.initial_instances.clamp(self.min, self.max));
+        offline_bound_with_boot(&self.jobs(trace), &model)
+    }
+
+    /// One job's duration: whole seconds, at least one.
+    fn draw_duration(&self, rng: &mut fastrand::Rng) -> u64 {
+        let mean = self.mean_job_time.as_secs_f64();
+        let drawn = match self.distribution {
+            JobTimeDistribution::Fixed => mean,
+            JobTimeDistribution::Exponential => -(1.0 - rng.f64()).ln() * mean,
+        };
+        (drawn.round() as u64).max(1)
+    }
+
     pub(crate) fn slots(&self) -> u32 {
         self.slots_per_instance
     }
@@ -248,12 +285,7 @@ impl<'a> World<'a> {
     }
 
     fn arrive(&mut self, second: u64) {
-        let mean = self.settings.mean_job_time.as_secs_f64();
-        let drawn = match self.settings.distribution {
-            JobTimeDistribution::Fixed => mean,
-            JobTimeDistribution::Exponential => -(1.0 - self.rng.f64()).ln() * mean,
-        };
-        let duration = (drawn.round() as u64).max(1);
+        let duration = self.settings.draw_duration(&mut self.rng);
         self.work_slot_seconds += duration;
         self.queue.push_back((second, duration));
     }

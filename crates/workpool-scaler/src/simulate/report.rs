@@ -111,8 +111,13 @@ fn percentile(sorted: &[u64], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    Duration::from_secs(sorted[rank - 1])
+    Duration::from_secs(sorted[nearest_rank(q, sorted.len()) - 1])
+}
+
+/// The 1-based rank of the `q` quantile among `n` ≥ 1 sorted values (nearest rank), as the report's
+/// percentiles take it: the p99 is within a limit exactly when at least this many values are.
+pub(crate) fn nearest_rank(q: f64, n: usize) -> usize {
+    ((q * n as f64).ceil() as usize).clamp(1, n)
 }
 
 impl fmt::Display for SimulationReport {
