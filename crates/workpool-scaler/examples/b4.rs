@@ -3,9 +3,11 @@
 //! For each trace, runs the latency-target policy with its defaults, and the thresholds policy over
 //! a grid of settings: the cheapest setting meeting the same SLO (p99 wait ≤ L) on that trace alone
 //! (picked with hindsight), and the cheapest single setting meeting it on all four traces. Prints a
-//! Markdown table with the lower bound and the reactive bound (the lower bound plus the run's
-//! booting time), the verdicts, and writes the spike trace's charts under
-//! `crates/workpool-scaler/docs/`.
+//! Markdown table with the lower bound, the reactive bound (the lower bound plus the run's
+//! booting time) and the offline bound with boot (a lower bound for every policy meeting the SLO,
+//! clairvoyant ones included: `offline_bound_with_boot`), the verdicts, checks that no run of the
+//! grid meeting the SLO costs less than the offline bound, and writes the spike trace's charts
+//! under `crates/workpool-scaler/docs/`.
 //!
 //! ```text
 //! cargo run --release -p workpool-scaler --example b4
@@ -14,7 +16,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use workpool_scaler::simulate::{render_svg, Simulation, SimulationReport, Trace};
+use workpool_scaler::simulate::{render_svg, OfflineBound, Simulation, SimulationReport, Trace};
 use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 
 const SLOTS: u32 = 4;
@@ -107,9 +109,21 @@ fn reactive_bound_minutes(report: &SimulationReport) -> f64 {
     report.lower_bound_minutes() + report.booting_minutes()
 }
 
-fn row(trace: &str, policy: &str, report: &SimulationReport) -> String {
+/// The offline bound with boot of `trace` with this seed's job times: no run meeting p99 ≤ L costs
+/// less, whatever its policy.
+fn offline_bound(trace: &Trace, seed: u64) -> OfflineBound {
+    simulation(latency_policy())
+        .seed(seed)
+        .offline_bound(trace, ACCEPTABLE_WAIT)
+}
+
+fn offline_ratio(report: &SimulationReport, bound: &OfflineBound) -> f64 {
+    report.instance_seconds as f64 / bound.instance_seconds as f64
+}
+
+fn row(trace: &str, policy: &str, report: &SimulationReport, bound: &OfflineBound) -> String {
     format!(
-        "| {trace} | {policy} | {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.0} | {:.3} | {} | {} |",
+        "| {trace} | {policy} | {} | {} | {:.0} | {:.0} | {:.3} | {:.0} | {:.0} | {:.3} | {:.0} | {:.3} | {} | {} |",
         report.p50_wait.as_secs(),
         report.p99_wait.as_secs(),
         report.instance_minutes(),
@@ -118,6 +132,8 @@ fn row(trace: &str, policy: &str, report: &SimulationReport) -> String {
         report.booting_minutes(),
         reactive_bound_minutes(report),
         report.instance_minutes() / reactive_bound_minutes(report),
+        bound.minutes(),
+        offline_ratio(report, bound),
         report.scale_outs + report.scale_ins,
         if meets_slo(report) { "yes" } else { "no" },
     )
@@ -147,6 +163,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect::<Result<Vec<_>, _>>()?;
         runs.push(reports);
     }
+    let bounds: Vec<OfflineBound> = traces.iter().map(|trace| offline_bound(trace, 1)).collect();
+    // The bound is a bound: no run meeting the SLO costs less, whatever its settings.
+    let mut checked = 0;
+    for reports in &runs {
+        for ((name, report), bound) in TRACES.iter().zip(reports).zip(&bounds) {
+            if meets_slo(report) && report.unfinished == 0 {
+                checked += 1;
+                if report.instance_seconds < bound.instance_seconds {
+                    return Err(format!(
+                        "{name}: a run meeting the SLO costs {} instance-seconds, below the offline bound with boot {}:\n{report}",
+                        report.instance_seconds, bound.instance_seconds
+                    )
+                    .into());
+                }
+            }
+        }
+    }
     let single = (0..grid.len())
         .filter(|&s| runs[s].iter().all(meets_slo))
         .min_by_key(|&s| runs[s].iter().map(|r| r.instance_seconds).sum::<u64>());
@@ -157,12 +190,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ACCEPTABLE_WAIT.as_secs(),
         BOOT.as_secs()
     );
-    println!("| trace | policy | p50 wait s | p99 wait s | instance-min | lower bound | ratio | booting min | reactive bound | ratio to reactive | actions | p99 ≤ L |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| trace | policy | p50 wait s | p99 wait s | instance-min | lower bound | ratio | booting min | reactive bound | ratio to reactive | offline bound with boot | ratio to it | actions | p99 ≤ L |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut verdicts = Vec::new();
+    let mut offline_verdicts = Vec::new();
     for (index, (name, trace)) in TRACES.iter().zip(&traces).enumerate() {
+        let bound = &bounds[index];
         let latency = simulation(latency_policy()).run(trace)?;
-        println!("{}", row(name, "latency target (defaults)", &latency));
+        if meets_slo(&latency) && latency.instance_seconds < bound.instance_seconds {
+            return Err(
+                format!("{name}: the latency target costs less than the offline bound").into(),
+            );
+        }
+        println!(
+            "{}",
+            row(name, "latency target (defaults)", &latency, bound)
+        );
         let best = (0..grid.len())
             .filter(|&s| meets_slo(&runs[s][index]))
             .min_by_key(|&s| runs[s][index].instance_seconds);
@@ -173,7 +216,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 row(
                     name,
                     &format!("thresholds, best for this trace: {}", grid[s].label()),
-                    &runs[s][index]
+                    &runs[s][index],
+                    bound
                 )
             );
         }
@@ -183,7 +227,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 row(
                     name,
                     &format!("thresholds, best for all traces: {}", grid[s].label()),
-                    &runs[s][index]
+                    &runs[s][index],
+                    bound
                 )
             );
         }
@@ -201,6 +246,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             latency.instance_minutes() / reactive_bound_minutes(&latency),
             cheaper(best),
             cheaper(single),
+        ));
+        let windows: Vec<String> = bound
+            .windows
+            .iter()
+            .map(|w| format!("{}–{} s needs {}", w.start, w.end, w.instances))
+            .collect();
+        offline_verdicts.push(format!(
+            "- {name}: ratio to the offline bound with boot ≤ {TARGET_RATIO} {} ({:.3}; bound {:.0} = lower bound {:.0} + {:.0} of boot; windows: {})",
+            yes(offline_ratio(&latency, bound) <= TARGET_RATIO),
+            offline_ratio(&latency, bound),
+            bound.minutes(),
+            bound.work_instance_seconds as f64 / 60.0,
+            bound.boot_instance_seconds() as f64 / 60.0,
+            windows.join(", "),
         ));
         if *name == "spike" {
             let docs = root.join("docs");
@@ -224,6 +283,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for verdict in verdicts {
         println!("{verdict}");
     }
+    println!("\nAgainst the offline bound with boot (valid for every policy meeting p99 ≤ L, clairvoyant ones included; {checked} runs of the grid meet the SLO on a trace, none costs less than its bound):\n");
+    for verdict in offline_verdicts {
+        println!("{verdict}");
+    }
     seeds_table(&traces, single.map(|s| grid[s]))?;
     Ok(())
 }
@@ -235,26 +298,41 @@ fn seeds_table(
 ) -> Result<(), Box<dyn std::error::Error>> {
     const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
     println!(
-        "\nJob-time seeds {}–{}: latency target ratio (min–max), ratio to the reactive bound (min–max), p99 max, and in how many seeds it uses fewer instance-minutes than the thresholds best for all traces\n",
+        "\nJob-time seeds {}–{}: latency target ratio (min–max), ratio to the reactive bound (min–max), ratio to the offline bound with boot (min–max), p99 max, and in how many seeds it uses fewer instance-minutes than the thresholds best for all traces\n",
         SEEDS.start(),
         SEEDS.end()
     );
-    println!("| trace | ratio | ratio to reactive | p99 max s | cheaper than thresholds |");
-    println!("|---|---|---|---|---|");
+    println!("| trace | ratio | ratio to reactive | ratio to offline bound with boot | p99 max s | cheaper than thresholds |");
+    println!("|---|---|---|---|---|---|");
     for (name, trace) in TRACES.iter().zip(traces) {
         let mut ratios = Vec::new();
         let mut reactive = Vec::new();
+        let mut offline = Vec::new();
         let mut p99 = Duration::ZERO;
         let mut cheaper = 0;
         for seed in SEEDS {
             let latency = simulation(latency_policy()).seed(seed).run(trace)?;
             ratios.push(latency.cost_ratio());
             reactive.push(latency.instance_minutes() / reactive_bound_minutes(&latency));
+            let bound = offline_bound(trace, seed);
+            offline.push(offline_ratio(&latency, &bound));
+            if meets_slo(&latency) && latency.instance_seconds < bound.instance_seconds {
+                return Err(format!(
+                    "{name}, seed {seed}: the latency target costs less than the offline bound"
+                )
+                .into());
+            }
             p99 = p99.max(latency.p99_wait);
             if let Some(setting) = single {
                 let thresholds = simulation(setting.policy()).seed(seed).run(trace)?;
                 if latency.instance_seconds < thresholds.instance_seconds {
                     cheaper += 1;
+                }
+                if meets_slo(&thresholds) && thresholds.instance_seconds < bound.instance_seconds {
+                    return Err(format!(
+                        "{name}, seed {seed}: the thresholds setting costs less than the offline bound"
+                    )
+                    .into());
                 }
             }
         }
@@ -264,9 +342,10 @@ fn seeds_table(
             format!("{low:.3}–{high:.3}")
         };
         println!(
-            "| {name} | {} | {} | {} | {cheaper} of {} |",
+            "| {name} | {} | {} | {} | {} | {cheaper} of {} |",
             range(&ratios),
             range(&reactive),
+            range(&offline),
             p99.as_secs(),
             SEEDS.count()
         );

@@ -85,23 +85,71 @@ fn b4_what_is_met_stays_met() {
         );
         let ratio = latency.cost_ratio();
         let to_reactive = latency.instance_seconds as f64 / reactive_bound(&latency);
+        let offline = b4_latency_target().offline_bound(&trace, acceptable);
+        let to_offline = latency.instance_seconds as f64 / offline.instance_seconds as f64;
         match name {
             // Met: at most 1.15 × the lower bound.
             "steady" | "diurnal" => assert!(ratio <= 1.15, "{name}: ratio {ratio:.3}"),
             // Missed against the lower bound (1.174 in B4), kept from getting worse; met against
-            // the lower bound plus booting.
+            // the lower bound plus booting and against the offline bound with boot (1.117).
             "spike" => {
                 assert!(ratio <= 1.18, "{name}: ratio {ratio:.3}");
                 assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
+                assert!(to_offline <= 1.15, "{name}: {to_offline:.3}");
             }
-            // Missed against both (booting alone is over 0.2 × the lower bound); kept from
-            // getting worse than B4 records (1.447 and 1.171).
+            // Missed against all three (booting alone is over 0.2 × the lower bound); kept from
+            // getting worse than B4 records (1.447, 1.171 and 1.301).
             _ => {
                 assert!(ratio <= 1.45, "{name}: ratio {ratio:.3}");
                 assert!(to_reactive <= 1.18, "{name}: {to_reactive:.3}");
+                assert!(to_offline <= 1.31, "{name}: {to_offline:.3}");
             }
         }
     }
+}
+
+/// The offline bound with boot holds for every policy meeting the SLO: on the standard traces it is
+/// at least the lower bound and at most what both B4 policies pay when they meet it, in every seed
+/// B4 reports.
+#[test]
+fn the_offline_bound_is_below_every_b4_run() {
+    let acceptable = Duration::from_secs(120);
+    let mut checked = 0;
+    for name in ["steady", "spike", "diurnal", "idle-burst"] {
+        let trace = trace(name);
+        for seed in 1..=5 {
+            let bound = b4_latency_target()
+                .seed(seed)
+                .offline_bound(&trace, acceptable);
+            for (policy, simulation) in [
+                ("latency target", b4_latency_target()),
+                ("thresholds", b4_thresholds()),
+            ] {
+                let report = simulation.seed(seed).run(&trace).expect("runs");
+                assert_eq!(report.unfinished, 0);
+                // The bound is for runs meeting the SLO; the thresholds setting was picked on
+                // seed 1 and misses it in some other seeds.
+                if report.p99_wait > acceptable {
+                    assert_eq!(policy, "thresholds", "{name}, seed {seed}");
+                    continue;
+                }
+                checked += 1;
+                assert_eq!(
+                    bound.work_instance_seconds,
+                    report.lower_bound_instance_seconds
+                );
+                assert!(bound.instance_seconds >= report.lower_bound_instance_seconds);
+                assert!(
+                    bound.instance_seconds <= report.instance_seconds,
+                    "{name}, seed {seed}: bound {} above the run's cost\n{report}",
+                    bound.instance_seconds
+                );
+            }
+            // It counts boot where a run must boot from zero: more than the work alone.
+            assert!(bound.instance_seconds > bound.work_instance_seconds);
+        }
+    }
+    assert!(checked >= 30, "{checked} runs checked");
 }
 
 #[test]
