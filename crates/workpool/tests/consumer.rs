@@ -583,8 +583,10 @@ async fn a_poller_that_dies_is_restarted_and_nothing_is_lost() {
 
 #[tokio::test(start_paused = true)]
 async fn a_message_redelivered_while_its_delete_is_retried_is_deleted_not_handled_twice() {
-    // The queue's 1 s visibility runs out while the first deletes fail and back off (0.1 s, 0.2 s,
-    // 0.4 s, 0.8 s …), so the message comes back before any delete has gone through.
+    // The queue's 1 s visibility runs out while the first deletes fail and back off: five failures
+    // pause 50–100, 100–200, 200–400, 400–800 and 800–1600 ms (jittered), at least 1.55 s in all,
+    // so the message comes back before any delete has gone through, whatever the jitter. (With four,
+    // as at first, the pauses could add up to 0.75 s and the delete win the race now and then.)
     let jobs =
         queue(QueueConfig::standard("redelivered").visibility_timeout(Duration::from_secs(1)));
     send_n(&jobs, 1);
@@ -592,7 +594,7 @@ async fn a_message_redelivered_while_its_delete_is_retried_is_deleted_not_handle
         queue: jobs.clone(),
         failures: AtomicU32::new(0),
         panics: false,
-        delete_failures: AtomicU32::new(4),
+        delete_failures: AtomicU32::new(5),
     };
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
