@@ -237,6 +237,7 @@ fn simulate_reports_and_writes_the_chart() {
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("messages          24"), "{text}");
     assert!(text.contains("lower bound"), "{text}");
+    assert!(text.contains("offline bound"), "{text}");
     let svg = std::fs::read_to_string(&chart).expect("chart written");
     assert!(svg.starts_with("<svg"));
 }

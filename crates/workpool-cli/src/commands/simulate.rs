@@ -112,11 +112,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let report = simulation.run(&trace)?;
     println!("trace             {}", args.trace.display());
     println!("{report}");
-    let met = report.p99_wait <= Duration::from_secs(args.acceptable_wait);
+    let acceptable_wait = Duration::from_secs(args.acceptable_wait);
+    let met = report.p99_wait <= acceptable_wait;
     println!(
         "p99 wait ≤ {} s    {}",
         args.acceptable_wait,
         if met { "yes" } else { "no" }
+    );
+    // A lower bound for every run meeting p99 ≤ L, whatever its policy: the work plus the boot
+    // (and idle slots kept through gaps) it cannot avoid.
+    let bound = simulation.offline_bound(&trace, acceptable_wait);
+    println!(
+        "offline bound     {:.1} with boot, any policy meeting p99 ≤ {} s (ratio {:.3})",
+        bound.minutes(),
+        args.acceptable_wait,
+        report.instance_seconds as f64 / bound.instance_seconds.max(1) as f64
     );
     if let Some(path) = &args.chart {
         let title = format!(
