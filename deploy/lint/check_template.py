@@ -127,10 +127,9 @@ def unreadable_managed_policies(resources: dict) -> list[str]:
             continue
         props = resource.get("Properties") or {}
         for arn in as_list(props.get("ManagedPolicyArns", [])):
-            target = arn.get("Ref") if isinstance(arn, dict) and len(arn) == 1 else None
-            if isinstance(target, str) and (resources.get(target) or {}).get("Type") in (
-                "AWS::IAM::ManagedPolicy",
-            ):
+            ref = arn.get("Ref") if isinstance(arn, dict) and len(arn) == 1 else None
+            referenced = resources.get(ref) if isinstance(ref, str) else None
+            if isinstance(referenced, dict) and referenced.get("Type") == "AWS::IAM::ManagedPolicy":
                 continue  # checked as a resource of this template
             shown = literal(arn) or str(arn)
             problems.append(
@@ -141,8 +140,9 @@ def unreadable_managed_policies(resources: dict) -> list[str]:
 
 
 def iam_problems(template: dict) -> list[str]:
-    problems = unreadable_managed_policies(template.get("Resources", {}))
-    for where, document in policy_documents(template.get("Resources", {})):
+    resources = template.get("Resources", {})
+    problems = unreadable_managed_policies(resources)
+    for where, document in policy_documents(resources):
         for statement in as_list((document or {}).get("Statement", [])):
             if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                 continue
