@@ -243,7 +243,7 @@ impl Memory<'_> {
 fn scale_in_by_window(
     group: &GroupReading,
     rules: &ScalingRules,
-    history: &Memory<'_>,
+    memory: &Memory<'_>,
     now: SystemTime,
     recommendation: u32,
     in_cooldown: Option<Duration>,
@@ -254,7 +254,7 @@ fn scale_in_by_window(
         .checked_sub(rules.stabilization_window())
         .unwrap_or(SystemTime::UNIX_EPOCH);
     if group.pending > 0
-        && history
+        && memory
             .last_scale_out()
             .is_some_and(|scaled_out| scaled_out >= window_start)
     {
@@ -262,7 +262,7 @@ fn scale_in_by_window(
             pending: group.pending,
         });
     }
-    let window_high = history
+    let window_high = memory
         .highest_since(window_start)
         .unwrap_or(0)
         .max(recommendation);
