@@ -336,8 +336,9 @@ async fn the_visibility_is_set_from_the_probed_duration_and_the_job_is_not_redel
     let bucket = bucket(&config).await;
     let (jobs, dead) = queues(&config).await;
     let scratch = tempfile::tempdir().unwrap();
-    // Upscaling 10 s to 1080 lines takes ffmpeg several seconds: longer than the 2 s visibility.
-    let input = support::test_video(scratch.path(), "long.mp4", 10, 320, 240);
+    // Upscaling 20 s to 1080 lines costs ffmpeg about 20 CPU-seconds: on two cores, several times
+    // the ~3.1 s the observation below takes (10 s of input was once encoded within it on CI).
+    let input = support::test_video(scratch.path(), "long.mp4", 20, 320, 240);
     submit(
         &store,
         &Producer::from_queue_url(&config, &jobs.url).unwrap(),
@@ -357,7 +358,7 @@ async fn the_visibility_is_set_from_the_probed_duration_and_the_job_is_not_redel
     let short_visibility = settings()
         .visibility_timeout(original)
         .visibility_rule(rule);
-    // About 20 s: far from the 2 s the heartbeat would otherwise extend by.
+    // About 35 s: far from the 2 s the heartbeat would otherwise extend by.
     let expected = rule.timeout_for(probe(&input).await.unwrap().duration, 1);
     let watched = Watched {
         inner: SqsSource::from_queue_url(&config, &jobs.url).unwrap(),
@@ -397,7 +398,8 @@ async fn the_visibility_is_set_from_the_probed_duration_and_the_job_is_not_redel
         );
         let other = SqsSource::from_queue_url(&config, &jobs.url).unwrap();
         let taken = other
-            .receive(ReceiveRequest::new(10, Duration::from_secs(1)))
+            // A short poll: on the emulator it sees every message, and keeps the window short.
+            .receive(ReceiveRequest::new(10, Duration::ZERO))
             .await
             .expect("ReceiveMessage");
         assert!(taken.is_empty(), "another consumer took {taken:?}");
