@@ -303,18 +303,19 @@ fn seeds_table(
 ) -> Result<(), Box<dyn std::error::Error>> {
     const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
     println!(
-        "\nJob-time seeds {}–{}: latency target ratio (min–max), ratio to the reactive bound (min–max), ratio to the offline bound with boot (min–max), p99 max, and in how many seeds it uses fewer instance-minutes than the thresholds best for all traces\n",
+        "\nJob-time seeds {}–{}: latency target ratio (min–max), ratio to the reactive bound (min–max), ratio to the offline bound with boot (min–max), p99 max, in how many seeds it uses fewer instance-minutes than the thresholds best for all traces, and in how many seeds that setting meets p99 ≤ L itself (the comparison is at equal SLO only in those)\n",
         SEEDS.start(),
         SEEDS.end()
     );
-    println!("| trace | ratio | ratio to reactive | ratio to offline bound with boot | p99 max s | cheaper than thresholds |");
-    println!("|---|---|---|---|---|---|");
+    println!("| trace | ratio | ratio to reactive | ratio to offline bound with boot | p99 max s | cheaper than thresholds | thresholds p99 ≤ L |");
+    println!("|---|---|---|---|---|---|---|");
     for (name, trace) in TRACES.iter().zip(traces) {
         let mut ratios = Vec::new();
         let mut reactive = Vec::new();
         let mut offline = Vec::new();
         let mut p99 = Duration::ZERO;
         let mut cheaper = 0;
+        let mut thresholds_met = 0;
         for seed in SEEDS {
             let latency = simulation(latency_policy()).seed(seed).run(trace)?;
             ratios.push(latency.cost_ratio());
@@ -333,6 +334,9 @@ fn seeds_table(
                 if latency.instance_seconds < thresholds.instance_seconds {
                     cheaper += 1;
                 }
+                if thresholds.p99_wait <= ACCEPTABLE_WAIT {
+                    thresholds_met += 1;
+                }
                 if undercuts(&thresholds, &bound) {
                     return Err(format!(
                         "{name}, seed {seed}: the thresholds setting costs less than the offline bound"
@@ -347,12 +351,12 @@ fn seeds_table(
             format!("{low:.3}–{high:.3}")
         };
         println!(
-            "| {name} | {} | {} | {} | {} | {cheaper} of {} |",
+            "| {name} | {} | {} | {} | {} | {cheaper} of {seeds} | {thresholds_met} of {seeds} |",
             range(&ratios),
             range(&reactive),
             range(&offline),
             p99.as_secs(),
-            SEEDS.count()
+            seeds = SEEDS.count()
         );
     }
     Ok(())

@@ -34,8 +34,8 @@ pub struct ArrivalEstimate {
     /// Whether this reading saw fewer arrivals than the previous estimate by more than the noise of
     /// the arrivals and of the estimated completions together explains (three standard deviations
     /// of both counts): the end of a burst, not noise. The stabilization window forgets the
-    /// keep-up capacity recommended before such a drop. (The estimate itself follows a drop beyond
-    /// the arrivals' noise alone, which is more sensitive.)
+    /// keep-up capacity recommended before such a drop and at it. (The estimate itself follows a
+    /// drop beyond the arrivals' noise alone, which is more sensitive.)
     pub dropped: bool,
 }
 
@@ -85,7 +85,7 @@ impl ArrivalEstimate {
         // The count of arrivals is only as good as the estimate of completions it adds: with many
         // jobs in flight, their completions are as noisy as Poisson arrivals. A drop beyond that
         // noise too is the end of a burst for certain; the stabilization window forgets the
-        // capacity recommended before it (see `dropped`).
+        // capacity recommended before it and at it (see `dropped`).
         let dropped = below > 3.0 * (expected + completed).sqrt() + 1.0;
         let time_constant = if followed {
             seconds.min(smoothing.as_secs_f64())

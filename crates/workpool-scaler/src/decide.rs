@@ -17,8 +17,9 @@ use crate::policy::{Policy, PolicyKind, ScalingRules};
 /// recommendation scales out at once (compared against desired, which counts booting instances),
 /// capped per step and by the group's max; a lower one waits until the instances launched by a
 /// recent scale-out are in service, then scales in only to the highest recommendation over the
-/// stabilization window (for the latency target, of its keep-up part, and only since the arrivals
-/// last dropped beyond noise, see [`ArrivalEstimate::dropped`]), outside the tolerance, never
+/// stabilization window (for the latency target, of its keep-up part, and only after the reading
+/// at which the arrivals last dropped beyond noise, see [`ArrivalEstimate::dropped`]), outside the
+/// tolerance, never
 /// below busy instances, at most the per-step cap, never below the group's min, and to zero only
 /// once the queue has been empty for the quiet cooldown. While the window holds, instances idle for
 /// the idle-release time with nothing waiting still go (rent or buy), down to the highest
@@ -160,7 +161,9 @@ pub fn decide(
     let zero_allowed = quiet_for.is_some_and(|quiet| quiet >= rules.zero_cooldown());
     let idle_order = idle_longest_first(group, history, now);
     // What was recommended before the arrivals dropped beyond noise was for arrivals that have
-    // stopped: neither the window nor the idle release holds capacity for it.
+    // stopped, and so, from the next tick on, was what the reading showing the drop recommended:
+    // its estimate had moved only part of the way down. Neither the window nor the idle release
+    // holds capacity for either.
     let remembered_since = if advice.arrivals.is_some_and(|arrivals| arrivals.dropped) {
         Some(now)
     } else {
@@ -218,18 +221,19 @@ pub fn decide(
     decided(Some(target), recommendation, reason, terminate)
 }
 
-/// The history as the scale-in rules read it: recommendations made before `since` (the last drop
-/// of the arrivals beyond noise) are forgotten.
+/// The history as the scale-in rules read it: recommendations made at or before `since` (the
+/// reading at which the arrivals last dropped beyond noise) are forgotten.
 struct Memory<'a> {
     history: &'a History,
     since: Option<SystemTime>,
 }
 
 impl Memory<'_> {
-    /// The highest recommendation remembered at or after `start`, and not before the last drop.
+    /// The highest recommendation remembered at or after `start`, and after the last drop.
     fn highest_since(&self, start: SystemTime) -> Option<u32> {
+        let after_drop = self.since.map(|since| since + Duration::from_nanos(1));
         self.history
-            .highest_recommendation_since(self.since.map_or(start, |since| since.max(start)))
+            .highest_recommendation_since(after_drop.map_or(start, |after| after.max(start)))
     }
 
     fn last_scale_out(&self) -> Option<SystemTime> {
@@ -621,6 +625,32 @@ mod tests {
         ));
         history.record(at(15), &calmer, &after);
         assert_eq!(history.last_arrival_drop(), Some(at(15)));
+    }
+
+    #[test]
+    fn the_window_forgets_the_drop_reading_itself_at_the_next_tick() {
+        let policy = unsmoothed();
+        let mut history = History::new();
+        let busy = observe(queue(0, 40), group(2));
+        let first = decide(&busy, &policy, &history, at(0));
+        history.record(at(0), &busy, &first);
+        // 25 arrived (20 − 40 + 45 completed) where 60 were expected: a drop beyond noise, and the
+        // reading that shows it recommends 4 (1.67 a second of 10 s jobs on 4 slots).
+        let falling = observe(queue(0, 20), group(10));
+        let at_drop = decide(&falling, &policy, &history, at(15));
+        assert!(at_drop.arrivals.expect("estimated").dropped);
+        assert_eq!(at_drop.desired, Some(4), "{}", at_drop.reason);
+        history.record(at(15), &falling, &at_drop);
+        // 16 arrived (12 − 20 + 24) where 25 were expected: noise, not another drop. The 4 was
+        // recommended on the way down; the window holds what came after it, the 3 of this reading.
+        let settled = observe(queue(0, 12), group(4));
+        let after = decide(&settled, &policy, &history, at(30));
+        assert!(!after.arrivals.expect("estimated").dropped);
+        assert_eq!(after.desired, Some(3), "{}", after.reason);
+        assert!(matches!(
+            after.reason,
+            Reason::ScaleIn { window_high: 3, .. }
+        ));
     }
 
     #[test]

@@ -496,7 +496,8 @@ impl ScalingRules {
     /// [`Recommendation::keep_up`]): the part that drains a backlog is not needed once the backlog is
     /// gone, so it is not held for the whole window. Nor is what was recommended before the arrivals
     /// dropped beyond the noise of the arrival and completion counts
-    /// ([`ArrivalEstimate::dropped`]): the end of a burst, not noise, so the window protects against
+    /// ([`ArrivalEstimate::dropped`]), nor at the reading that showed the drop (its estimate moved
+    /// only part of the way down): the end of a burst, not noise, so the window protects against
     /// nothing by holding capacity for it.
     pub fn scale_in_stabilization(mut self, window: Duration) -> Self {
         self.scale_in_stabilization = window;

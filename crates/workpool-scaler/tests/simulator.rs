@@ -90,19 +90,20 @@ fn b4_what_is_met_stays_met() {
         match name {
             // Met: at most 1.15 × the lower bound.
             "steady" | "diurnal" => assert!(ratio <= 1.15, "{name}: ratio {ratio:.3}"),
-            // Missed against the lower bound (1.174 in B4), kept from getting worse; met against
-            // the lower bound plus booting and against the offline bound with boot (1.117).
+            // Missed against the lower bound (1.161 in B4), kept from getting worse; met against
+            // the lower bound plus booting and against the offline bound with boot (1.106).
             "spike" => {
-                assert!(ratio <= 1.18, "{name}: ratio {ratio:.3}");
+                assert!(ratio <= 1.17, "{name}: ratio {ratio:.3}");
                 assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
                 assert!(to_offline <= 1.15, "{name}: {to_offline:.3}");
             }
-            // Missed against all three (booting alone is over 0.2 × the lower bound); kept from
-            // getting worse than B4 records (1.447, 1.171 and 1.301).
+            // Missed against the lower bound and the offline bound (booting alone is over 0.2 × the
+            // lower bound), met against the reactive bound; kept from getting worse than B4
+            // records (1.420, 1.149 and 1.276).
             _ => {
-                assert!(ratio <= 1.45, "{name}: ratio {ratio:.3}");
-                assert!(to_reactive <= 1.18, "{name}: {to_reactive:.3}");
-                assert!(to_offline <= 1.31, "{name}: {to_offline:.3}");
+                assert!(ratio <= 1.43, "{name}: ratio {ratio:.3}");
+                assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
+                assert!(to_offline <= 1.28, "{name}: {to_offline:.3}");
             }
         }
     }
