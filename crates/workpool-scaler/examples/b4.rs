@@ -16,7 +16,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use workpool_scaler::simulate::{render_svg, OfflineBound, Simulation, SimulationReport, Trace};
+use workpool_scaler::simulate::{
+    best_fixed_fleet, render_svg, OfflineBound, ReactiveModel, Simulation, SimulationReport, Trace,
+};
 use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 
 const SLOTS: u32 = 4;
@@ -293,6 +295,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{verdict}");
     }
     seeds_table(&traces, single.map(|s| grid[s]))?;
+    fixed_fleet_table(&traces[TRACES.iter().position(|t| *t == "idle-burst").unwrap_or(3)])?;
+    Ok(())
+}
+
+/// The best fixed-fleet reaction to idle→burst's bursts (`best_fixed_fleet`): what a policy that
+/// reacts to the queue could pay at best, were it told each burst's size at its first message,
+/// against what the latency target pays, seeds 1–5.
+fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
+    // A burst follows ten minutes without arrivals: there keeping an instance costs ten boots.
+    let model = ReactiveModel::new(
+        SLOTS,
+        BOOT.as_secs(),
+        ACCEPTABLE_WAIT.as_secs(),
+        10 * BOOT.as_secs(),
+    );
+    println!(
+        "\nidle-burst against the best fixed-fleet reaction (P instances launched at the first message of each burst, released the second they are idle once the burst is over; the cheapest P meeting p99 ≤ L):\n"
+    );
+    println!("| seed | P | fixed fleet instance-min | its ratio to the lower bound | its p99 s | latency target instance-min | latency target / fixed fleet |");
+    println!("|---|---|---|---|---|---|---|");
+    for seed in 1..=5 {
+        let simulation = simulation(latency_policy()).seed(seed);
+        let latency = simulation.run(trace)?;
+        let fleet = best_fixed_fleet(&simulation.jobs(trace), &model)
+            .ok_or("no fixed fleet meets the SLO on idle-burst")?;
+        println!(
+            "| {seed} | {} | {:.0} | {:.3} | {} | {:.0} | {:.3} |",
+            fleet.instances,
+            fleet.minutes(),
+            fleet.minutes() / latency.lower_bound_minutes(),
+            fleet.p99_wait,
+            latency.instance_minutes(),
+            latency.instance_minutes() / fleet.minutes(),
+        );
+    }
     Ok(())
 }
 

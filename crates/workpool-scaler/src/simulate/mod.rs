@@ -1,15 +1,18 @@
 //! The simulator: replays an arrival trace against a policy and reports queue wait, cost in
 //! instance-minutes, scaling actions and the lower bound; renders an SVG chart of the run; computes
-//! the offline bound with boot of a trace ([`offline_bound_with_boot`]).
+//! the offline bound with boot of a trace ([`offline_bound_with_boot`]) and the best fixed-fleet
+//! reaction to its bursts ([`best_fixed_fleet`]).
 
 mod bound;
 mod chart;
 mod model;
+mod reactive;
 mod report;
 mod trace;
 
 pub use bound::{offline_bound_with_boot, BoundModel, BoundWindow, Job, OfflineBound};
 pub use chart::render_svg;
 pub use model::{JobTimeDistribution, Simulation};
+pub use reactive::{best_fixed_fleet, FixedFleet, ReactiveModel};
 pub use report::{Sample, SimulationReport};
 pub use trace::Trace;
