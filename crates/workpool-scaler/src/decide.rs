@@ -19,12 +19,11 @@ use crate::policy::{Policy, PolicyKind, ScalingRules};
 /// recent scale-out are in service, then scales in only to the highest recommendation over the
 /// stabilization window (for the latency target, of its keep-up part, and only after the reading
 /// at which the arrivals last dropped beyond noise, see [`ArrivalEstimate::dropped`]), outside the
-/// tolerance, never
-/// below busy instances, at most the per-step cap, never below the group's min, and to zero only
-/// once the queue has been empty for the quiet cooldown. While the window holds, instances idle for
-/// the idle-release time with nothing waiting still go (rent or buy), down to the highest
-/// recommendation made while they were idle (see [`ScalingRules::release_idle_after`]). The
-/// thresholds policy also waits out its cooldowns.
+/// tolerance, never below busy instances, at most the per-step cap, never below the group's min,
+/// and to zero only once the queue has been empty for the quiet cooldown. While the window holds,
+/// instances idle for the idle-release time with nothing waiting still go (rent or buy), down to
+/// the highest recommendation made while they were idle (see [`ScalingRules::release_idle_after`]).
+/// The thresholds policy also waits out its cooldowns.
 ///
 /// What `decide` needs to remember (recommendations, the arrival estimate, idle times) travels in the
 /// returned [`Decision`] and is kept by [`History::record`].
