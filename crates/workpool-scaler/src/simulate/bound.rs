@@ -3,10 +3,7 @@
 
 use std::time::Duration;
 
-use crate::simulate::report::nearest_rank;
-
-/// The quantile of the wait the SLO is on (p99), as the report computes it.
-const SLO_QUANTILE: f64 = 0.99;
+use crate::simulate::report::{nearest_rank, SLO_QUANTILE};
 
 /// One job of a trace: the second it arrives and how many seconds it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,10 +3,7 @@
 //! arrived and that capacity has booted.
 
 use crate::simulate::bound::Job;
-use crate::simulate::report::nearest_rank;
-
-/// The quantile of the wait the SLO is on (p99), as the report computes it.
-const SLO_QUANTILE: f64 = 0.99;
+use crate::simulate::report::{percentile, SLO_QUANTILE};
 
 /// The model the schedule runs in: the simulator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -170,7 +167,7 @@ fn run(
     FixedFleet {
         instances,
         instance_seconds: cost,
-        p99_wait: waits[nearest_rank(SLO_QUANTILE, waits.len()) - 1],
+        p99_wait: percentile(&waits, SLO_QUANTILE).as_secs(),
     }
 }
 

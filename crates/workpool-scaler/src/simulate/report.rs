@@ -98,7 +98,7 @@ impl SimulationReport {
         waits.sort_unstable();
         self.messages = waits.len() as u64;
         self.p50_wait = percentile(&waits, 0.50);
-        self.p99_wait = percentile(&waits, 0.99);
+        self.p99_wait = percentile(&waits, SLO_QUANTILE);
         self.max_wait = Duration::from_secs(waits.last().copied().unwrap_or(0));
         let slots = u64::from(settings.slots());
         self.lower_bound_instance_seconds = work_slot_seconds.div_ceil(slots);
@@ -106,8 +106,12 @@ impl SimulationReport {
     }
 }
 
+/// The quantile of the wait the SLO is on (p99), for the report, the offline bound and the
+/// fixed-fleet yardstick alike.
+pub(crate) const SLO_QUANTILE: f64 = 0.99;
+
 /// The `q` quantile of sorted waits (nearest rank).
-fn percentile(sorted: &[u64], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[u64], q: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
