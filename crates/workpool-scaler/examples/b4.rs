@@ -16,9 +16,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use workpool_scaler::simulate::{
-    best_fixed_fleet, render_svg, OfflineBound, ReactiveModel, Simulation, SimulationReport, Trace,
-};
+use workpool_scaler::simulate::{render_svg, OfflineBound, Simulation, SimulationReport, Trace};
 use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 
 const SLOTS: u32 = 4;
@@ -295,7 +293,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("{verdict}");
     }
     seeds_table(&traces, single.map(|s| grid[s]))?;
-    fixed_fleet_table(&traces[TRACES.iter().position(|t| *t == "idle-burst").unwrap_or(3)])?;
+    let idle_burst = TRACES
+        .iter()
+        .position(|name| *name == "idle-burst")
+        .ok_or("idle-burst is not among the traces")?;
+    fixed_fleet_table(&traces[idle_burst])?;
     Ok(())
 }
 
@@ -304,12 +306,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// against what the latency target pays, seeds 1–5.
 fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
     // A burst follows ten minutes without arrivals: there keeping an instance costs ten boots.
-    let model = ReactiveModel::new(
-        SLOTS,
-        BOOT.as_secs(),
-        ACCEPTABLE_WAIT.as_secs(),
-        10 * BOOT.as_secs(),
-    );
+    let quiet_gap = BOOT * 10;
     println!(
         "\nidle-burst against the best fixed-fleet reaction (P instances launched at the first message of each burst, released the second they are idle once the burst is over; the cheapest P meeting p99 ≤ L):\n"
     );
@@ -318,7 +315,8 @@ fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
     for seed in 1..=5 {
         let simulation = simulation(latency_policy()).seed(seed);
         let latency = simulation.run(trace)?;
-        let fleet = best_fixed_fleet(&simulation.jobs(trace), &model)
+        let fleet = simulation
+            .best_fixed_fleet(trace, ACCEPTABLE_WAIT, quiet_gap)
             .ok_or("no fixed fleet meets the SLO on idle-burst")?;
         println!(
             "| {seed} | {} | {:.0} | {:.3} | {} | {:.0} | {:.3} |",
@@ -371,7 +369,7 @@ fn seeds_table(
                 if latency.instance_seconds < thresholds.instance_seconds {
                     cheaper += 1;
                 }
-                if thresholds.p99_wait <= ACCEPTABLE_WAIT {
+                if meets_slo(&thresholds) {
                     thresholds_met += 1;
                 }
                 if undercuts(&thresholds, &bound) {

@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use workpool_scaler::simulate::SimulationReport;
-use workpool_scaler::simulate::{
-    best_fixed_fleet, render_svg, JobTimeDistribution, ReactiveModel, Simulation, Trace,
-};
+use workpool_scaler::simulate::{render_svg, JobTimeDistribution, Simulation, Trace};
 use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 
 fn trace(name: &str) -> Trace {
@@ -246,10 +244,11 @@ fn the_chart_covers_the_run() {
 #[test]
 fn the_best_fixed_fleet_reaction_to_idle_burst_is_over_1_2_times_the_lower_bound() {
     let trace = trace("idle-burst");
-    let model = ReactiveModel::new(4, 60, 120, 600);
     for seed in 1..=5 {
         let simulation = b4_latency_target().seed(seed);
-        let fleet = best_fixed_fleet(&simulation.jobs(&trace), &model).expect("some fleet meets");
+        let fleet = simulation
+            .best_fixed_fleet(&trace, Duration::from_secs(120), Duration::from_secs(600))
+            .expect("some fleet meets");
         let bound = simulation.offline_bound(&trace, Duration::from_secs(120));
         assert!(fleet.p99_wait <= 120, "seed {seed}: {fleet:?}");
         let ratio = fleet.instance_seconds as f64 / bound.work_instance_seconds as f64;

@@ -11,6 +11,7 @@ use crate::history::History;
 use crate::observation::{GroupReading, Observation, QueueReading};
 use crate::policy::Policy;
 use crate::simulate::bound::{offline_bound_with_boot, BoundModel, Job, OfflineBound};
+use crate::simulate::reactive::{best_fixed_fleet, FixedFleet, ReactiveModel};
 use crate::simulate::report::{Sample, SimulationReport};
 use crate::simulate::trace::Trace;
 
@@ -230,6 +231,24 @@ impl Simulation {
         let model = BoundModel::new(self.slots_per_instance, self.boot_time, acceptable_wait)
             .initial_instances(self.initial_instances.clamp(self.min, self.max));
         offline_bound_with_boot(&self.jobs(trace), &model)
+    }
+
+    /// The best fixed-fleet reaction ([`best_fixed_fleet`]) to the bursts of `trace` in this model
+    /// (slots, boot time, the jobs of this seed), bursts being separated by `quiet_gap` without
+    /// arrivals, for p99 wait within `acceptable_wait`.
+    pub fn best_fixed_fleet(
+        &self,
+        trace: &Trace,
+        acceptable_wait: Duration,
+        quiet_gap: Duration,
+    ) -> Option<FixedFleet> {
+        let model = ReactiveModel::new(
+            self.slots_per_instance,
+            self.boot_time.as_secs(),
+            acceptable_wait.as_secs(),
+            quiet_gap.as_secs(),
+        );
+        best_fixed_fleet(&self.jobs(trace), &model)
     }
 
     /// One job's duration: whole seconds, at least one.
