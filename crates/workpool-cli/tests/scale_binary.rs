@@ -322,10 +322,11 @@ step = 3
     let output = scale_once(&config, &[], &endpoint);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
-    // Videos: 12 waiting should start within L/2 = 60 s, one job time: 6 instances of 2 slots.
+    // Videos: 12 waiting should start within W = 3L/4 = 90 s, one and a half job times: 4
+    // instances of 2 slots start 8 at once and 8 more one job time later.
     // Mail: 30 waiting on 1 instance is above 5 per instance: one step of 3, to 4.
     assert!(
-        stdout.contains(&format!("{videos} → {encoders}: desired 1 → 6")),
+        stdout.contains(&format!("{videos} → {encoders}: desired 1 → 4")),
         "{stdout}"
     );
     assert!(
@@ -343,5 +344,5 @@ step = 3
         &[&namespace, &videos, &encoders, &mail, &mailers],
     );
     let names = "ApproximateNumberOfMessages,ApproximateNumberOfMessagesDelayed,ApproximateNumberOfMessagesNotVisible,BacklogPerInstance,DesiredCapacity";
-    assert_eq!(after, format!("6 {names}\n4 {names}"));
+    assert_eq!(after, format!("4 {names}\n4 {names}"));
 }

@@ -431,21 +431,20 @@ mod tests {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000 + seconds)
     }
 
+    /// 4 slots, 10 s jobs, 60 s acceptable wait, and a 30 s target wait (not the default 45 s, for
+    /// round figures): 12 waiting messages per instance.
+    fn target() -> LatencyTarget {
+        LatencyTarget::new(4, Duration::from_secs(10), Duration::from_secs(60))
+            .target_wait(Duration::from_secs(30))
+    }
+
     fn latency() -> Policy {
-        // 4 slots, 10 s jobs, 60 s acceptable wait: 24 waiting messages per instance.
-        Policy::latency_target(LatencyTarget::new(
-            4,
-            Duration::from_secs(10),
-            Duration::from_secs(60),
-        ))
+        Policy::latency_target(target())
     }
 
     /// The same target without smoothing: each tick's arrival estimate is what that tick saw.
     fn unsmoothed() -> Policy {
-        Policy::latency_target(
-            LatencyTarget::new(4, Duration::from_secs(10), Duration::from_secs(60))
-                .rate_smoothing(Duration::ZERO),
-        )
+        Policy::latency_target(target().rate_smoothing(Duration::ZERO))
     }
 
     fn queue(visible: u64, not_visible: u64) -> QueueReading {
@@ -491,6 +490,33 @@ mod tests {
             decision.reason,
             Reason::ScaleOut { limited: false, .. }
         ));
+    }
+
+    #[test]
+    fn the_default_target_wait_is_three_quarters_of_the_acceptable_wait() {
+        let policy = Policy::latency_target(LatencyTarget::new(
+            4,
+            Duration::from_secs(10),
+            Duration::from_secs(60),
+        ));
+        // 8 in flight keep 2 instances busy; 48 waiting start within W = 45 s on
+        // 48 · 10 / (4 · 45) = 2.7 instances: 3 (with W = 30 s it would be 4, with W = L 2).
+        let decision = decide(
+            &observe(queue(48, 8), group(1)),
+            &policy,
+            &History::new(),
+            at(0),
+        );
+        assert_eq!(decision.desired, Some(3));
+    }
+
+    #[test]
+    fn the_default_tolerance_lets_a_group_of_twenty_lose_one_instance() {
+        let rules = ScalingRules::default();
+        assert!(!within_tolerance(&rules, 20, 19));
+        assert!(within_tolerance(&rules, 21, 20));
+        assert!(!within_tolerance(&rules, 40, 38));
+        assert!(within_tolerance(&rules, 41, 39));
     }
 
     #[test]

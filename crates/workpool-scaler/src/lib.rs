@@ -28,10 +28,10 @@
 //!     group: Ok(GroupReading { desired: 1, min: 0, max: 10, in_service: 1, ..Default::default() }),
 //! };
 //! let decision = decide(&observation, &policy, &History::new(), SystemTime::now());
-//! // 8 in flight keep 2 instances busy. The 48 waiting should start within L/2 = 30 s, three job
-//! // times: 4 instances (16 slots) start 48 in that time, the 2 busy ones included.
-//! assert_eq!(decision.desired, Some(4));
-//! println!("{}", decision.reason); // scale out: the policy recommends 4
+//! // 8 in flight keep 2 instances busy. The 48 waiting should start within W = 3L/4 = 45 s, four
+//! // and a half job times: 3 instances (12 slots) start 54 in that time, the 2 busy ones included.
+//! assert_eq!(decision.desired, Some(3));
+//! println!("{}", decision.reason); // scale out: the policy recommends 3
 //! ```
 
 mod arrival;

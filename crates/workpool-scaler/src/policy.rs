@@ -248,7 +248,7 @@ impl Thresholds {
 /// ```text
 /// keep-up  k = λ·T/s                                  instances the arrivals keep busy
 /// backlog  b = min(V·T/(s·W), k + V/s)                instances that start all V within W
-/// desired    = max(round(k), ceil(b))                 W, the target wait, defaults to L/2
+/// desired    = max(round(k), ceil(b))                 W, the target wait, defaults to 3L/4
 /// ```
 ///
 /// Where this departs from the issue's `ceil(F/s + V/s · min(1, T/L))`, and why (B4 in
@@ -269,7 +269,13 @@ impl Thresholds {
 /// - **round(k).** Rounding the keep-up capacity to the nearest instance rather than up lets the
 ///   queue absorb the fraction: if it grows, the backlog term adds the instance back before a
 ///   message waits W.
-/// - **W = L/2 by default**, leaving half the acceptable wait for the boot time and noise.
+/// - **W = 3L/4 by default**, leaving a quarter of the acceptable wait for noise. The boot time
+///   does not come out of W: the messages that arrive while new capacity boots wait about the
+///   interval plus the boot time, and those after them about W, so the longest waits are about
+///   `max(W, interval + boot)` plus noise (in the B4 simulations, up to 10 s over W). A smaller W
+///   does not make room for a longer boot; it drains the queue that built up during the boot with
+///   capacity beyond the load, which costs a boot and the end-of-burst tail for each extra
+///   instance. L itself must exceed the interval and the boot time by a margin.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LatencyTarget {
     slots_per_instance: u32,
@@ -307,7 +313,7 @@ impl LatencyTarget {
     }
 
     /// The wait W the backlog term aims for: capacity that starts every waiting message within W
-    /// (default half the acceptable wait; at most the acceptable wait).
+    /// (default three quarters of the acceptable wait; at most the acceptable wait).
     pub fn target_wait(mut self, wait: Duration) -> Self {
         self.target_wait = Some(wait);
         self
@@ -340,7 +346,8 @@ impl LatencyTarget {
 
     /// The wait the backlog term aims for (W).
     pub fn aimed_wait(&self) -> Duration {
-        self.target_wait.unwrap_or(self.acceptable_wait / 2)
+        self.target_wait
+            .unwrap_or(self.acceptable_wait * DEFAULT_WAIT_QUARTERS / 4)
     }
 
     /// The arrival rate's smoothing time constant, given the time since the previous reading.
@@ -423,6 +430,9 @@ impl LatencyTarget {
     }
 }
 
+/// The default target wait, in quarters of the acceptable wait.
+const DEFAULT_WAIT_QUARTERS: u32 = 3;
+
 /// Acceptable waits the default arrival-rate smoothing spans.
 const SMOOTHING_WAITS: u32 = 3;
 
@@ -470,7 +480,7 @@ impl Default for ScalingRules {
             activation_threshold: 1,
             max_scale_out_step: None,
             scale_in_stabilization: Duration::from_secs(300),
-            tolerance: 0.1,
+            tolerance: 0.05,
             max_removed_per_step: None,
             scale_to_zero_cooldown: Duration::from_secs(300),
             release_idle_after: Some(DEFAULT_RELEASE_IDLE_AFTER),
@@ -505,8 +515,10 @@ impl ScalingRules {
     }
 
     /// Ignore a scale-in that would remove less than this fraction of the current capacity (default
-    /// 0.1). Strictly less: with the default, a group of ten may lose one instance, a group of
-    /// fifteen must be able to lose two.
+    /// 0.05). Strictly less: with the default, a group of twenty may lose one instance, a group of
+    /// thirty must be able to lose two. The stabilization window already keeps noise from reaching
+    /// the capacity; the tolerance only spares large groups a change of one instance at every
+    /// tick, and a larger one keeps a shrinking fleet that much above its load for longer.
     pub fn tolerance(mut self, fraction: f64) -> Self {
         self.tolerance = fraction;
         self

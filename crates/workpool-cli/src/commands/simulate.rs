@@ -10,7 +10,7 @@ use workpool_scaler::{LatencyTarget, Policy, ScalingRules, Thresholds};
 /// Which policy to simulate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyName {
-    /// Keep up with the estimated arrivals and start the backlog within L/2 (see
+    /// Keep up with the estimated arrivals and start the backlog within 3L/4 (see
     /// `workpool_scaler::LatencyTarget`).
     LatencyTarget,
     /// Step out above `--high` messages per instance, in below `--low`.
@@ -66,7 +66,7 @@ pub struct Args {
     /// Never let idle instances go before the stabilization window does.
     #[arg(long)]
     no_idle_release: bool,
-    /// Latency target: the wait W its backlog term aims for, in seconds [default: L/2].
+    /// Latency target: the wait W its backlog term aims for, in seconds [default: 3L/4].
     #[arg(long)]
     target_wait: Option<u64>,
     /// Seconds from launch to in service.
