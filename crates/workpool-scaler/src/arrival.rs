@@ -33,9 +33,10 @@ pub struct ArrivalEstimate {
     pub per_second: f64,
     /// Whether this reading saw fewer arrivals than the previous estimate by more than the noise of
     /// the arrivals and of the estimated completions together explains (three standard deviations
-    /// of both counts): the end of a burst, not noise. The stabilization window forgets the
-    /// keep-up capacity recommended before such a drop and at it. (The estimate itself follows a
-    /// drop beyond the arrivals' noise alone, which is more sensitive.)
+    /// of both counts): the end of a burst, not noise. So does a reading that follows a drop and
+    /// still falls beyond the arrivals' noise alone: the same burst still ending. The stabilization
+    /// window forgets the keep-up capacity recommended before such a drop and at it. (The estimate
+    /// itself follows a drop beyond the arrivals' noise alone, which is more sensitive.)
     pub dropped: bool,
 }
 
@@ -86,7 +87,10 @@ impl ArrivalEstimate {
         // jobs in flight, their completions are as noisy as Poisson arrivals. A drop beyond that
         // noise too is the end of a burst for certain; the stabilization window forgets the
         // capacity recommended before it and at it (see `dropped`).
-        let dropped = below > 3.0 * (expected + completed).sqrt() + 1.0;
+        // A drop is rarely over in one reading: the estimate moves part of the way down, and while
+        // the readings after it still fall beyond the arrivals' noise the burst is still ending.
+        let dropped =
+            below > 3.0 * (expected + completed).sqrt() + 1.0 || (previous.dropped && followed);
         let time_constant = if followed {
             seconds.min(smoothing.as_secs_f64())
         } else {
@@ -194,6 +198,44 @@ mod tests {
             "{}",
             jump.per_second
         );
+    }
+
+    #[test]
+    fn a_drop_goes_on_while_the_next_readings_still_fall_beyond_noise() {
+        // One-minute jobs arriving 4 a second keep 240 in flight. Then nothing arrives: 187 left
+        // in flight 15 s later means 0.4 arrived (187 − 240 + 53.4 completed) where 60 were
+        // expected, beyond the noise of both counts.
+        let long_job = Duration::from_secs(60);
+        let busy = ArrivalEstimate {
+            at: at(0),
+            in_queue: 240,
+            in_flight: 240,
+            per_second: 4.0,
+            dropped: false,
+        };
+        let first = ArrivalEstimate::next(Some(&busy), 187, 187, long_job, SMOOTHING, at(15));
+        assert!(first.dropped, "{first:?}");
+        // Next, 146 in flight: 0.6 arrived (146 − 187 + 41.6) where 22 were expected. That is
+        // beyond the arrivals' noise but not beyond the 42 estimated completions' too: alone it
+        // would not be a drop; after one it is the same burst still ending.
+        let second = ArrivalEstimate::next(Some(&first), 146, 146, long_job, SMOOTHING, at(30));
+        assert!(second.dropped, "{second:?}");
+        let without_the_first = ArrivalEstimate {
+            dropped: false,
+            ..first
+        };
+        let alone = ArrivalEstimate::next(
+            Some(&without_the_first),
+            146,
+            146,
+            long_job,
+            SMOOTHING,
+            at(30),
+        );
+        assert!(!alone.dropped, "{alone:?}");
+        // Then 114: 0.5 arrived where 8.6 were expected, within the arrivals' noise: over.
+        let third = ArrivalEstimate::next(Some(&second), 114, 114, long_job, SMOOTHING, at(45));
+        assert!(!third.dropped, "{third:?}");
     }
 
     #[test]
