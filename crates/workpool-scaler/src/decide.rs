@@ -500,7 +500,7 @@ mod tests {
             Duration::from_secs(60),
         ));
         // 8 in flight keep 2 instances busy; 48 waiting start within W = 45 s on
-        // 48 · 10 / (4 · 45) = 2.7 instances: 3 (with W = 30 s it would be 4, with W = L 2).
+        // 48 · 10 / (4 · 45) = 2.7 instances: 3 (with W = 30 s it would be 4, with W = L, 2).
         let decision = decide(
             &observe(queue(48, 8), group(1)),
             &policy,
