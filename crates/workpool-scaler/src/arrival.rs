@@ -82,13 +82,20 @@ impl ArrivalEstimate {
         // noisy tick followed at once would hold extra capacity for a whole stabilization window.
         let expected = previous.per_second * seconds;
         let below = expected - arrived;
-        let followed = below > 3.0 * expected.sqrt() + 1.0;
         // The count of arrivals is only as good as the estimate of completions it adds: with many
         // jobs in flight, their completions are as noisy as Poisson arrivals. A drop beyond that
         // noise too is the end of a burst for certain; the stabilization window forgets the
         // capacity recommended before it and at it (see `dropped`).
         // A drop is rarely over in one reading: the estimate moves part of the way down, and while
         // the readings after it still fall beyond the arrivals' noise the burst is still ending.
+        // There the counts get small, and the normal approximation's three deviations (and one
+        // message) would stop the follow early: none arriving where 8.6 were expected lies within
+        // them, yet has a chance of 0.0002. So after a drop the test is the Poisson tail itself.
+        // (Not before one: in steady traffic the completions' noise, which the arrivals' alone
+        // leaves out, would make it follow noise.)
+        let beyond_poisson =
+            arrived < expected && poisson_at_most(arrived.round(), expected) < BEYOND_NOISE;
+        let followed = below > 3.0 * expected.sqrt() + 1.0 || (previous.dropped && beyond_poisson);
         let dropped =
             below > 3.0 * (expected + completed).sqrt() + 1.0 || (previous.dropped && followed);
         let time_constant = if followed {
@@ -107,6 +114,31 @@ impl ArrivalEstimate {
             ..fresh
         }
     }
+}
+
+/// The chance below which a count is beyond Poisson noise: that of falling more than three
+/// standard deviations below the mean of a normal distribution.
+const BEYOND_NOISE: f64 = 0.00135;
+
+/// The chance that a Poisson count of mean `mean` is at most `count` (a whole number): the lower tail,
+/// summed term by term in logarithms so that large means do not underflow.
+fn poisson_at_most(count: f64, mean: f64) -> f64 {
+    if count < 0.0 {
+        return 0.0;
+    }
+    if mean <= 0.0 {
+        return 1.0;
+    }
+    let ln_mean = mean.ln();
+    let mut ln_term = -mean;
+    let mut ln_sum = ln_term;
+    let mut k = 1.0;
+    while k <= count {
+        ln_term += ln_mean - f64::ln(k);
+        ln_sum = ln_sum.max(ln_term) + (-(ln_sum - ln_term).abs()).exp().ln_1p();
+        k += 1.0;
+    }
+    ln_sum.exp().min(1.0)
 }
 
 #[cfg(test)]
@@ -233,9 +265,42 @@ mod tests {
             at(30),
         );
         assert!(!alone.dropped, "{alone:?}");
-        // Then 114: 0.5 arrived where 8.6 were expected, within the arrivals' noise: over.
-        let third = ArrivalEstimate::next(Some(&second), 114, 114, long_job, SMOOTHING, at(45));
-        assert!(!third.dropped, "{third:?}");
+        // Then 113: none arrived (113 − 146 + 32.4) where 8.6 were expected. Within three standard
+        // deviations and one message, but a chance of 0.0002 for a Poisson count: still ending,
+        // and followed.
+        let third = ArrivalEstimate::next(Some(&second), 113, 113, long_job, SMOOTHING, at(45));
+        assert!(third.dropped, "{third:?}");
+        assert!(third.per_second < second.per_second / 2.0, "{third:?}");
+        // Not so without a drop before it: in steady traffic that is left to the smoothing.
+        let steady = ArrivalEstimate {
+            dropped: false,
+            ..second
+        };
+        let unfollowed =
+            ArrivalEstimate::next(Some(&steady), 113, 113, long_job, SMOOTHING, at(45));
+        assert!(!unfollowed.dropped, "{unfollowed:?}");
+        assert!(
+            unfollowed.per_second > second.per_second / 2.0,
+            "{unfollowed:?}"
+        );
+        // Then 88: none arrived (0.1) where 3.2 were expected, a chance of 0.04: over.
+        let fourth = ArrivalEstimate::next(Some(&third), 88, 88, long_job, SMOOTHING, at(60));
+        assert!(!fourth.dropped, "{fourth:?}");
+    }
+
+    #[test]
+    fn the_poisson_tail_is_exact_for_small_and_large_means() {
+        assert!((poisson_at_most(0.0, 8.6) - (-8.6f64).exp()).abs() < 1e-12);
+        // e^-3 (1 + 3 + 9/2)
+        assert!((poisson_at_most(2.0, 3.0) - 0.423_190_081_126_846_8).abs() < 1e-12);
+        // Summed in logarithms: e^-1000 alone underflows.
+        let far_tail = poisson_at_most(900.0, 1000.0);
+        assert!(
+            (far_tail - 0.000_697_767_327_796).abs() < 1e-9,
+            "{far_tail}"
+        );
+        assert_eq!(poisson_at_most(-1.0, 5.0), 0.0);
+        assert_eq!(poisson_at_most(3.0, 0.0), 1.0);
     }
 
     #[test]
