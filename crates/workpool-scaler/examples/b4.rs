@@ -302,6 +302,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for verdict in offline_verdicts {
         println!("{verdict}");
     }
+    burst_bound_verdicts(&traces);
     same_rules_table(&traces, &grid, &runs)?;
     seeds_table(&traces, single.map(|s| grid[s]))?;
     let idle_burst = TRACES
@@ -361,6 +362,34 @@ fn same_rules_table(
         }
     }
     Ok(())
+}
+
+/// The expected burst bound of each trace (`expected_burst_bound`): what a policy that has nothing
+/// in service as a burst begins pays at the least on average over job times, and whether 1.15 ×
+/// the expected work is within its reach.
+fn burst_bound_verdicts(traces: &[Trace]) {
+    println!("\nAgainst the expected burst bound (policies that react to the queue: nothing in service as a burst begins, job times unknown until they end; on average over job times; bursts follow 10 minutes without arrivals):\n");
+    let slots = f64::from(SLOTS);
+    let tail = JOB.as_secs_f64() * (slots - 1.0) / slots;
+    for (name, trace) in TRACES.iter().zip(traces) {
+        let bound =
+            simulation(latency_policy()).expected_burst_bound(trace, ACCEPTABLE_WAIT, BOOT * 10);
+        let instances: f64 = bound.burst_instances.iter().sum();
+        let needs: Vec<String> = bound
+            .burst_instances
+            .iter()
+            .map(|p| format!("{p:.1}"))
+            .collect();
+        println!(
+            "- {name}: bound {:.0} = expected work {:.0} + boot of {} instances; over the expected work {:.3}, so ≤ {TARGET_RATIO} × the work is {} on average; with the idle slots of each instance's last jobs (about {tail:.1} s each, an estimate outside the bound) {:.3}",
+            bound.minutes(),
+            bound.work_instance_seconds / 60.0,
+            needs.join(" + "),
+            bound.ratio_to_work(),
+            if bound.ratio_to_work() <= TARGET_RATIO { "within reach" } else { "out of reach" },
+            (bound.instance_seconds() + tail * instances) / bound.work_instance_seconds,
+        );
+    }
 }
 
 /// The best fixed-fleet reaction to idle→burst's bursts (`best_fixed_fleet`): what a policy that

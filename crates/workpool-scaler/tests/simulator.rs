@@ -309,3 +309,33 @@ fn the_best_fixed_fleet_reaction_to_idle_burst_is_over_1_2_times_the_lower_bound
         );
     }
 }
+
+#[test]
+fn on_idle_burst_no_reacting_policy_meets_1_15_times_the_work_on_average() {
+    // The expected burst bound: each burst's 2,400 messages must start between the first boot and
+    // L after the burst's end, which takes about 46 instances at once, each billed a minute of boot.
+    let trace = trace("idle-burst");
+    let (wait, gap) = (Duration::from_secs(120), Duration::from_secs(600));
+    let bound = b4_latency_target().expected_burst_bound(&trace, wait, gap);
+    assert!(bound.ratio_to_work() > 1.15, "{bound:?}");
+    for instances in &bound.burst_instances {
+        assert!((45.0..48.0).contains(instances), "{bound:?}");
+    }
+    // Both reactions cost more than it in every seed (it holds on average; these are well over).
+    for seed in 1..=5 {
+        let simulation = b4_latency_target().seed(seed);
+        let latency = simulation.run(&trace).expect("runs");
+        let fleet = simulation
+            .best_fixed_fleet(&trace, wait, gap)
+            .expect("meets");
+        let bound = simulation.expected_burst_bound(&trace, wait, gap);
+        assert!(
+            latency.instance_seconds as f64 > bound.instance_seconds(),
+            "seed {seed}"
+        );
+        assert!(
+            fleet.instance_seconds as f64 > bound.instance_seconds(),
+            "seed {seed}"
+        );
+    }
+}

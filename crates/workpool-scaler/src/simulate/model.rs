@@ -11,6 +11,7 @@ use crate::history::History;
 use crate::observation::{GroupReading, Observation, QueueReading};
 use crate::policy::Policy;
 use crate::simulate::bound::{offline_bound_with_boot, BoundModel, Job, OfflineBound};
+use crate::simulate::burst_bound::{expected_burst_bound, ExpectedBurstBound};
 use crate::simulate::reactive::{best_fixed_fleet, FixedFleet, ReactiveModel};
 use crate::simulate::report::{Sample, SimulationReport};
 use crate::simulate::trace::Trace;
@@ -249,6 +250,26 @@ impl Simulation {
             quiet_gap.as_secs(),
         );
         best_fixed_fleet(&self.jobs(trace), &model)
+    }
+
+    /// The expected burst bound ([`expected_burst_bound`]) of `trace` in this model (slots,
+    /// boot time, mean job time), bursts being separated by `quiet_gap` without arrivals, for p99
+    /// wait within `acceptable_wait`: on average over job times, every policy that has nothing in
+    /// service as each burst begins and meets the SLO costs at least this much. It holds for the
+    /// group starting empty (the simulation's initial instances are not counted).
+    pub fn expected_burst_bound(
+        &self,
+        trace: &Trace,
+        acceptable_wait: Duration,
+        quiet_gap: Duration,
+    ) -> ExpectedBurstBound {
+        let model = ReactiveModel::new(
+            self.slots_per_instance,
+            self.boot_time.as_secs(),
+            acceptable_wait.as_secs(),
+            quiet_gap.as_secs(),
+        );
+        expected_burst_bound(&self.jobs(trace), self.mean_job_time.as_secs_f64(), &model)
     }
 
     /// One job's duration: whole seconds, at least one.

@@ -8,10 +8,10 @@ use crate::simulate::report::{percentile, SLO_QUANTILE};
 /// The model the schedule runs in: the simulator's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReactiveModel {
-    slots: usize,
-    boot: u64,
-    acceptable_wait: u64,
-    quiet_gap: u64,
+    pub(super) slots: usize,
+    pub(super) boot: u64,
+    pub(super) acceptable_wait: u64,
+    pub(super) quiet_gap: u64,
 }
 
 impl ReactiveModel {
@@ -100,7 +100,7 @@ const NEIGHBOURS: u64 = 20;
 
 /// The jobs split into bursts: index ranges of runs of arrivals without a gap of `quiet_gap` or
 /// more.
-fn bursts(jobs: &[Job], quiet_gap: u64) -> Vec<std::ops::Range<usize>> {
+pub(super) fn bursts(jobs: &[Job], quiet_gap: u64) -> Vec<std::ops::Range<usize>> {
     let mut bursts = Vec::new();
     let mut start = 0;
     for index in 1..jobs.len() {
