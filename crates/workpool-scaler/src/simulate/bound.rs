@@ -14,6 +14,17 @@ pub struct Job {
     pub duration: u64,
 }
 
+#[cfg(test)]
+impl Job {
+    /// Jobs from `(arrival, duration)` pairs.
+    pub(crate) fn from_pairs(pairs: &[(u64, u64)]) -> Vec<Job> {
+        pairs
+            .iter()
+            .map(|&(arrival, duration)| Job { arrival, duration })
+            .collect()
+    }
+}
+
 /// The model the bound holds in, and the grid its windows are picked on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BoundModel {

@@ -123,15 +123,8 @@ mod tests {
     use super::*;
     use crate::simulate::best_fixed_fleet;
 
-    fn jobs(arrivals: &[(u64, u64)]) -> Vec<Job> {
-        arrivals
-            .iter()
-            .map(|&(arrival, duration)| Job { arrival, duration })
-            .collect()
-    }
-
     fn hundred_at_once(duration: u64) -> Vec<Job> {
-        jobs(&[(0, duration); 100])
+        Job::from_pairs(&[(0, duration); 100])
     }
 
     #[test]
@@ -192,7 +185,7 @@ mod tests {
         let mut arrivals = vec![(0, 10); 100];
         arrivals.extend((0..100).map(|i| (1000 + i, 10)));
         let model = ReactiveModel::new(1, 5, 40, 60);
-        let bound = expected_burst_bound(&jobs(&arrivals), 10.0, &model);
+        let bound = expected_burst_bound(&Job::from_pairs(&arrivals), 10.0, &model);
         // First: W = 35, P = 10·98/45. Second: W = 99 + 40 - 5 = 134, P = 10·100/144.
         let expected = [980.0 / 45.0, 1000.0 / 144.0];
         for (got, want) in bound.burst_instances.iter().zip(expected) {

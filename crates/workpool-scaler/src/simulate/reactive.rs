@@ -175,18 +175,15 @@ fn run(
 mod tests {
     use super::*;
 
-    fn jobs(arrivals: &[(u64, u64)]) -> Vec<Job> {
-        arrivals
-            .iter()
-            .map(|&(arrival, duration)| Job { arrival, duration })
-            .collect()
-    }
-
     #[test]
     fn one_instance_serves_a_burst_it_can_start_in_time() {
         // Four 10 s jobs at once, one slot, boot 5 s, L 40 s: the last starts at 5 + 30 = 35.
         let model = ReactiveModel::new(1, 5, 40, 60);
-        let fleet = best_fixed_fleet(&jobs(&[(0, 10), (0, 10), (0, 10), (0, 10)]), &model).unwrap();
+        let fleet = best_fixed_fleet(
+            &Job::from_pairs(&[(0, 10), (0, 10), (0, 10), (0, 10)]),
+            &model,
+        )
+        .unwrap();
         assert_eq!(fleet.instances, 1);
         assert_eq!(fleet.p99_wait, 35);
         // Billed from launch (0) to the end of the last job (45).
@@ -197,7 +194,11 @@ mod tests {
     fn a_tighter_wait_needs_more_instances_each_booted() {
         // L 20 s: one instance starts the last job at 35, two start the last pair at 15.
         let model = ReactiveModel::new(1, 5, 20, 60);
-        let fleet = best_fixed_fleet(&jobs(&[(0, 10), (0, 10), (0, 10), (0, 10)]), &model).unwrap();
+        let fleet = best_fixed_fleet(
+            &Job::from_pairs(&[(0, 10), (0, 10), (0, 10), (0, 10)]),
+            &model,
+        )
+        .unwrap();
         assert_eq!(fleet.instances, 2);
         assert_eq!(fleet.p99_wait, 15);
         assert_eq!(fleet.instance_seconds, 2 * 25);
@@ -207,7 +208,7 @@ mod tests {
     fn every_burst_after_a_quiet_gap_boots_its_own_fleet() {
         // Two bursts 100 s apart, each one 10 s job: each pays its boot again.
         let model = ReactiveModel::new(1, 5, 20, 60);
-        let fleet = best_fixed_fleet(&jobs(&[(0, 10), (100, 10)]), &model).unwrap();
+        let fleet = best_fixed_fleet(&Job::from_pairs(&[(0, 10), (100, 10)]), &model).unwrap();
         assert_eq!(fleet.instances, 1);
         assert_eq!(fleet.p99_wait, 5);
         assert_eq!(fleet.instance_seconds, 2 * 15);
@@ -216,6 +217,6 @@ mod tests {
     #[test]
     fn a_wait_shorter_than_the_boot_cannot_be_met() {
         let model = ReactiveModel::new(1, 30, 20, 60);
-        assert_eq!(best_fixed_fleet(&jobs(&[(0, 10)]), &model), None);
+        assert_eq!(best_fixed_fleet(&Job::from_pairs(&[(0, 10)]), &model), None);
     }
 }
