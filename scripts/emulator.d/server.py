@@ -17,7 +17,8 @@ Routes, in the order they are tried:
   lookups it repeats on every request done once (dispatch_speedups.py), its SQS hot spots made
   cheap without changing what they answer (sqs_speedups.py), and its
   SQS message operations made safe against each other on the server's threads
-  (sqs_thread_safety.py).
+  (sqs_thread_safety.py), and Auto Scaling's scaling activities recorded for
+  `DescribeScalingActivities` (scaling_activities.py).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 
 import dispatch_speedups  # noqa: E402
+import scaling_activities  # noqa: E402
 import sqs_speedups  # noqa: E402
 import sqs_thread_safety  # noqa: E402
 from cloudwatch_cbor import CborToJsonAdapter, match_route  # noqa: E402
@@ -104,10 +106,12 @@ class EmulatorApp:
 
 
 def build_app() -> EmulatorApp:
-    """The emulator around a fresh moto server app (with moto's dispatch and SQS hot spots patched)."""
+    """The emulator around a fresh moto server app (with moto's dispatch and SQS hot spots patched,
+    and Auto Scaling's scaling activities recorded)."""
     dispatch_speedups.apply()
     sqs_speedups.apply()
     sqs_thread_safety.apply()
+    scaling_activities.apply()
     return EmulatorApp(DomainDispatcherApplication(create_backend_app))
 
 

@@ -1,6 +1,7 @@
 //! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
 //! the Auto Scaling group's desired capacity moved both ways, once and in the loop, for one target
-//! and for two in one loop.
+//! and for two in one loop, and a restart that keeps the stabilization window from
+//! the group's scaling activities.
 
 use std::time::{Duration, SystemTime};
 
@@ -530,4 +531,73 @@ async fn a_group_with_min_above_max_is_refused_at_start_and_held_when_it_turns_s
         ),
         "{errors:?}"
     );
+}
+
+/// A restart in the middle of a stabilization window: the fresh controller reads the scale-out back
+/// from the group's scaling activities and holds the capacity as the one that never stopped would;
+/// a controller that skips the restore scales in at once.
+#[tokio::test]
+async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activities() {
+    let f = fixture(0).await;
+    send_messages(&f.sqs, &f.queue_url, 12).await;
+    let windowed = || {
+        Policy::latency_target(LatencyTarget::new(
+            2,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ))
+        .with_rules(
+            ScalingRules::default()
+                .scale_in_stabilization(Duration::from_secs(300))
+                .scale_to_zero_cooldown(Duration::ZERO),
+        )
+    };
+    let mut first = f.controller(windowed()).await;
+    let out = first.tick(SystemTime::now()).await;
+    assert!(out.applied, "{} {:?}", out.decision.reason, out.errors);
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
+    drop(first);
+    f.empty_the_queue().await;
+
+    // The group's activities name the change, one per instance launched, in AWS's wording.
+    let activities = f
+        .autoscaling
+        .describe_scaling_activities()
+        .auto_scaling_group_name(&f.group)
+        .send()
+        .await
+        .expect("describe scaling activities");
+    assert_eq!(activities.activities().len(), 6);
+    for activity in activities.activities() {
+        let cause = activity.cause().unwrap_or_default();
+        assert!(
+            cause.contains("changing the desired capacity from 0 to 6."),
+            "{cause}"
+        );
+    }
+
+    let mut restarted = f.controller(windowed()).await;
+    restarted
+        .restore(SystemTime::now())
+        .await
+        .expect("activities readable");
+    assert!(restarted.history().last_scale_out().is_some());
+    let held = restarted.tick(SystemTime::now()).await;
+    assert!(held.errors.is_empty(), "{:?}", held.errors);
+    assert!(!held.applied, "{}", held.decision.reason);
+    assert!(
+        matches!(
+            held.decision.reason,
+            Reason::Stabilizing { window_high: 6, .. }
+        ),
+        "{}",
+        held.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
+
+    // Without the restore the same tick scales in: the history is what held it.
+    let mut forgetful = f.controller(windowed()).await;
+    let moved = forgetful.tick(SystemTime::now()).await;
+    assert!(moved.applied, "{}", moved.decision.reason);
+    assert!(desired_capacity(&f.autoscaling, &f.group).await < 6);
 }

@@ -17,10 +17,11 @@
 //! change happened at the time its cause names, not when each launch started. Activities come
 //! newest first, up to 100 a page, with a `NextToken` for the next page.
 //!
-//! moto 5.2.5 (the emulator) records no activity for `SetDesiredCapacity` or
-//! `TerminateInstanceInAutoScalingGroup`: `DescribeScalingActivities` answers an empty list, so a
-//! restart there starts with an empty history. What is read here is therefore tested on the real
-//! AWS wording in the unit tests below, pagination included.
+//! moto 5.2.5 records no activity (`DescribeScalingActivities` answers an empty list); the
+//! emulator records them for `SetDesiredCapacity`, `UpdateAutoScalingGroup` and
+//! `TerminateInstanceInAutoScalingGroup` in the wording above (scripts/emulator.d/
+//! scaling_activities.py), and `scaler_aws.rs` restarts a controller against it. The unit tests
+//! below read the AWS documentation's own causes, pagination included.
 
 use std::time::SystemTime;
 

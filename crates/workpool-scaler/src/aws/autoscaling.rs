@@ -13,7 +13,7 @@ use crate::ports::Capacity;
 
 /// An Auto Scaling group: `DescribeAutoScalingGroups`, `SetDesiredCapacity`,
 /// `TerminateInstanceInAutoScalingGroup` (with decrement) and `DescribeScalingActivities` (every page
-/// back to the time asked for; moto records no activity, so there the list is empty).
+/// back to the time asked for; the emulator records them, as moto alone does not).
 #[derive(Debug, Clone)]
 pub struct AutoScalingCapacity {
     client: aws_sdk_autoscaling::Client,
