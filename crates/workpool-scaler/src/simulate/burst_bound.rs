@@ -31,7 +31,7 @@
 //! from the bursts where a job costs most boot (the shortest windows).
 //!
 //! What it leaves out: the idle slots of each instance while its last jobs end (about
-//! `T·(s − 1)/s` an instance for exponential job times, half a minute at `T` = 30 s and 4 slots) and
+//! `T·(s − 1)/s` an instance for exponential job times, 22.5 s at `T` = 30 s and 4 slots) and
 //! every slot idle while capacity exceeds the load. It holds in expectation, not run by run: one run
 //! with lucky job times may cost less.
 
