@@ -75,20 +75,25 @@ def _record_desired_change(backend, group, before: int, ids_before: set[str], re
             f"  At {at} an instance was started in response to a difference between desired and"
             f" actual capacity, increasing the capacity from {before} to {after}."
         )
-        descriptions = [f"Launching a new EC2 instance: {i}" for i in moved]
+        label = "Launching a new EC2 instance"
     else:
         moved = sorted(ids_before - ids_after)
         tail = (
             f"  At {at} an instance was taken out of service in response to a difference between"
             f" desired and actual capacity, shrinking the capacity from {before} to {after}."
         )
-        descriptions = [f"Terminating EC2 instance: {i}" for i in moved]
-    if not descriptions:
-        descriptions = [f"Setting the desired capacity from {before} to {after}"]
-    for description, instance in zip(descriptions, moved or [None]):
-        selected = f"  At {at} instance {instance} was selected for termination." if (
-            instance and after < before
-        ) else ""
+        label = "Terminating EC2 instance"
+    # One activity per instance launched or terminated; one without an instance when none moved.
+    for instance in moved or [None]:
+        if instance is None:
+            description, selected = f"Setting the desired capacity from {before} to {after}", ""
+        else:
+            description = f"{label}: {instance}"
+            selected = (
+                f"  At {at} instance {instance} was selected for termination."
+                if after < before
+                else ""
+            )
         _record(backend, group, description, head + tail + selected, moment)
 
 
