@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::simulate::report::{nearest_rank, SLO_QUANTILE};
+use crate::simulate::report::late_allowed;
 
 /// One job of a trace: the second it arrives and how many seconds it runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,10 +209,9 @@ pub fn offline_bound_with_boot(jobs: &[Job], model: &BoundModel) -> OfflineBound
     let mut sorted = jobs.to_vec();
     sorted.sort_by_key(|job| job.arrival);
     let jobs = sorted;
-    let late_allowed = jobs.len() - nearest_rank(SLO_QUANTILE, jobs.len());
     let mut longest: Vec<u64> = jobs.iter().map(|job| job.duration).collect();
     longest.sort_unstable_by(|a, b| b.cmp(a));
-    longest.truncate(late_allowed);
+    longest.truncate(late_allowed(jobs.len()));
     // Y(x): the most the late jobs can put in a span of x seconds.
     let late = |span: u64| -> u64 { longest.iter().map(|d| (*d).min(span)).sum() };
     let wait = model.acceptable_wait;

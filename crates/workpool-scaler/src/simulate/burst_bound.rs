@@ -37,7 +37,7 @@
 
 use crate::simulate::bound::Job;
 use crate::simulate::reactive::{bursts, ReactiveModel};
-use crate::simulate::report::{nearest_rank, SLO_QUANTILE};
+use crate::simulate::report::late_allowed;
 
 /// The expected burst bound of a trace ([`expected_burst_bound`]).
 #[derive(Debug, Clone, PartialEq)]
@@ -97,7 +97,7 @@ pub fn expected_burst_bound(
         })
         .collect();
     let mut on_time: Vec<f64> = bursts.iter().map(|burst| burst.len() as f64).collect();
-    let mut late_left = jobs.len() - nearest_rank(SLO_QUANTILE, jobs.len());
+    let mut late_left = late_allowed(jobs.len());
     let mut dearest: Vec<usize> = (0..bursts.len()).collect();
     dearest.sort_by(|a, b| per_job[*b].total_cmp(&per_job[*a]));
     for index in dearest {

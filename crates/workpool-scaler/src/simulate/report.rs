@@ -118,6 +118,11 @@ pub(crate) fn percentile(sorted: &[u64], q: f64) -> Duration {
     Duration::from_secs(sorted[nearest_rank(q, sorted.len()) - 1])
 }
 
+/// How many of `n` jobs may wait longer than L while the p99 wait stays within it: `n − ⌈0.99 n⌉`.
+pub(crate) fn late_allowed(n: usize) -> usize {
+    n - nearest_rank(SLO_QUANTILE, n)
+}
+
 /// The 1-based rank of the `q` quantile among `n` ≥ 1 sorted values (nearest rank), as the report's
 /// percentiles take it: the p99 is within a limit exactly when at least this many values are.
 pub(crate) fn nearest_rank(q: f64, n: usize) -> usize {
