@@ -37,25 +37,35 @@ fn b4(policy: Policy, window: u64) -> Simulation {
 }
 
 fn b4_latency_target() -> Simulation {
+    b4_latency_target_with_window(300)
+}
+
+fn b4_latency_target_with_window(window: u64) -> Simulation {
     b4(
         Policy::latency_target(LatencyTarget::new(
             4,
             Duration::from_secs(30),
             Duration::from_secs(120),
         )),
-        300,
+        window,
     )
 }
 
 /// The thresholds setting B4 finds cheapest while meeting p99 ≤ L on all four traces.
 fn b4_thresholds() -> Simulation {
+    b4_thresholds_setting(16.0, 8, 15, 300)
+}
+
+/// A setting of B4's thresholds grid: `high` (low = high/2), `step`, scale-out cooldown in seconds,
+/// stabilization window in seconds.
+fn b4_thresholds_setting(high: f64, step: u32, out_cooldown: u64, window: u64) -> Simulation {
     b4(
         Policy::thresholds(
-            Thresholds::new(16.0, 8.0)
-                .step(8)
-                .scale_out_cooldown(Duration::from_secs(15)),
+            Thresholds::new(high, high / 2.0)
+                .step(step)
+                .scale_out_cooldown(Duration::from_secs(out_cooldown)),
         ),
-        300,
+        window,
     )
 }
 
@@ -114,31 +124,13 @@ fn b4_what_is_met_stays_met() {
 fn on_diurnal_the_latency_target_is_cheaper_than_the_hindsight_thresholds_at_the_same_window() {
     let trace = trace("diurnal");
     let acceptable = Duration::from_secs(120);
-    let latency = |window| {
-        b4(
-            Policy::latency_target(LatencyTarget::new(
-                4,
-                Duration::from_secs(30),
-                Duration::from_secs(120),
-            )),
-            window,
-        )
-    };
-    let thresholds = |high: f64, step, out_cooldown, window| {
-        b4(
-            Policy::thresholds(
-                Thresholds::new(high, high / 2.0)
-                    .step(step)
-                    .scale_out_cooldown(Duration::from_secs(out_cooldown)),
-            ),
-            window,
-        )
-    };
     for (window, hindsight) in [
-        (300, thresholds(16.0, 4, 15, 300)),
-        (60, thresholds(6.0, 2, 60, 60)),
+        (300, b4_thresholds_setting(16.0, 4, 15, 300)),
+        (60, b4_thresholds_setting(6.0, 2, 60, 60)),
     ] {
-        let latency = latency(window).run(&trace).expect("runs");
+        let latency = b4_latency_target_with_window(window)
+            .run(&trace)
+            .expect("runs");
         let hindsight = hindsight.run(&trace).expect("runs");
         assert!(latency.p99_wait <= acceptable, "window {window}: {latency}");
         assert!(
