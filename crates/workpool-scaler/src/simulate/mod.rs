@@ -7,6 +7,7 @@
 mod bound;
 mod burst_bound;
 mod chart;
+mod instance;
 mod model;
 mod reactive;
 mod report;

@@ -12,6 +12,7 @@ use crate::observation::{GroupReading, Observation, QueueReading};
 use crate::policy::Policy;
 use crate::simulate::bound::{offline_bound_with_boot, BoundModel, Job, OfflineBound};
 use crate::simulate::burst_bound::{expected_burst_bound, ExpectedBurstBound};
+use crate::simulate::instance::Instance;
 use crate::simulate::reactive::{best_fixed_fleet, FixedFleet, ReactiveModel};
 use crate::simulate::report::{Sample, SimulationReport};
 use crate::simulate::trace::Trace;
@@ -287,12 +288,6 @@ impl Simulation {
     }
 }
 
-struct Instance {
-    ready_at: u64,
-    id: u64,
-    running: Vec<u64>,
-}
-
 struct World<'a> {
     settings: &'a Simulation,
     rng: fastrand::Rng,
@@ -332,33 +327,25 @@ impl<'a> World<'a> {
 
     fn finish_jobs(&mut self, second: u64) {
         for instance in &mut self.instances {
-            instance.running.retain(|finish| *finish > second);
+            instance.finish_jobs(second);
         }
     }
 
     fn start_jobs(&mut self, second: u64) {
         let slots = self.settings.slots_per_instance as usize;
+        let mut next_waiting = || self.queue.pop_front();
         for instance in &mut self.instances {
-            if instance.ready_at > second {
-                continue;
-            }
-            while instance.running.len() < slots {
-                let Some((arrived, duration)) = self.queue.pop_front() else {
-                    return;
-                };
-                self.waits.push(second - arrived);
-                instance.running.push(second + duration);
-            }
+            instance.start_jobs(second, slots, &mut next_waiting, &mut self.waits);
         }
     }
 
     fn observe(&self) -> Observation {
-        let in_service = self.instances.iter().filter(|i| i.ready_at <= self.now);
-        let busy = in_service.clone().filter(|i| !i.running.is_empty()).count() as u32;
+        let in_service = self.instances.iter().filter(|i| i.in_service(self.now));
+        let busy = in_service.clone().filter(|i| !i.is_idle()).count() as u32;
         let idle_instances = in_service
             .clone()
-            .filter(|i| i.running.is_empty())
-            .map(|i| format!("i-{:08}", i.id))
+            .filter(|i| i.is_idle())
+            .map(Instance::name)
             .collect();
         let in_service_count = in_service.count() as u32;
         let desired = self.instances.len() as u32;
@@ -383,7 +370,7 @@ impl<'a> World<'a> {
     fn booting(&self, second: u64) -> u64 {
         self.instances
             .iter()
-            .filter(|i| i.ready_at > second)
+            .filter(|i| !i.in_service(second))
             .count() as u64
     }
 
@@ -392,11 +379,7 @@ impl<'a> World<'a> {
     }
 
     fn add_instance(&mut self, ready_at: u64) {
-        self.instances.push(Instance {
-            ready_at,
-            id: self.next_id,
-            running: Vec::new(),
-        });
+        self.instances.push(Instance::new(self.next_id, ready_at));
         self.next_id += 1;
     }
 
@@ -410,7 +393,7 @@ impl<'a> World<'a> {
         let mut left = count as usize;
         let before = self.instances.len();
         self.instances
-            .retain(|i| !(i.running.is_empty() && chosen.contains(&format!("i-{:08}", i.id))));
+            .retain(|i| !(i.is_idle() && chosen.contains(&i.name())));
         left = left.saturating_sub(before - self.instances.len());
         // A blind decrement: booting instances go first (newest first), then idle ones; busy instances
         // are protected from scale-in.
@@ -419,8 +402,8 @@ impl<'a> World<'a> {
             let victim = self
                 .instances
                 .iter()
-                .rposition(|i| i.ready_at > now)
-                .or_else(|| self.instances.iter().rposition(|i| i.running.is_empty()));
+                .rposition(|i| !i.in_service(now))
+                .or_else(|| self.instances.iter().rposition(Instance::is_idle));
             match victim {
                 Some(index) => {
                     self.instances.remove(index);
@@ -435,7 +418,7 @@ impl<'a> World<'a> {
         let in_service = self
             .instances
             .iter()
-            .filter(|i| i.ready_at <= second)
+            .filter(|i| i.in_service(second))
             .count() as u32;
         Sample {
             second,

@@ -3,6 +3,7 @@
 //! arrived and that capacity has booted.
 
 use crate::simulate::bound::Job;
+use crate::simulate::instance::Instance;
 use crate::simulate::report::{percentile, SLO_QUANTILE};
 
 /// The model the schedule runs in: the simulator's.
@@ -113,11 +114,6 @@ pub(super) fn bursts(jobs: &[Job], quiet_gap: u64) -> Vec<std::ops::Range<usize>
     bursts
 }
 
-struct Instance {
-    ready_at: u64,
-    running: Vec<u64>,
-}
-
 fn run(
     jobs: &[Job],
     bursts: &[std::ops::Range<usize>],
@@ -133,10 +129,10 @@ fn run(
     while next_job < jobs.len() || !fleet.is_empty() {
         if let Some(burst) = bursts.get(next_burst) {
             if jobs[burst.start].arrival == second {
-                fleet.extend((0..instances).map(|_| Instance {
-                    ready_at: second + model.boot,
-                    running: Vec::new(),
-                }));
+                let launched = fleet.len() as u64;
+                fleet.extend(
+                    (0..instances).map(|n| Instance::new(launched + n, second + model.boot)),
+                );
                 next_burst += 1;
             }
         }
@@ -145,20 +141,18 @@ fn run(
             .take_while(|job| job.arrival <= second)
             .count()
             + next_job;
+        let mut next_waiting = || {
+            let job = jobs[next_job..arrived].first()?;
+            next_job += 1;
+            Some((job.arrival, job.duration))
+        };
         for instance in &mut fleet {
-            instance.running.retain(|finish| *finish > second);
-            if instance.ready_at > second {
-                continue;
-            }
-            while instance.running.len() < model.slots && next_job < arrived {
-                waits.push(second - jobs[next_job].arrival);
-                instance.running.push(second + jobs[next_job].duration);
-                next_job += 1;
-            }
+            instance.finish_jobs(second);
+            instance.start_jobs(second, model.slots, &mut next_waiting, &mut waits);
         }
         // Nothing waits, and every message of the latest burst has arrived.
         if next_job == arrived && bursts[next_burst - 1].end <= arrived {
-            fleet.retain(|instance| instance.ready_at > second || !instance.running.is_empty());
+            fleet.retain(|instance| !instance.in_service(second) || !instance.is_idle());
         }
         cost += fleet.len() as u64;
         second += 1;
