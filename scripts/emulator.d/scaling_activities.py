@@ -7,6 +7,11 @@ window from those causes after a restart (crates/workpool-scaler/src/aws/activit
 module records, in moto's own `Activity` objects and with the causes worded as the AWS
 documentation shows them:
 
+- `CreateAutoScalingGroup` (and a CloudFormation stack creating a group) with a desired capacity
+  above zero: one activity per instance launched ("At <time>Z a user request created an
+  AutoScalingGroup changing the desired capacity from 0 to 2.  At <time>Z an instance was started
+  in response to a difference between desired and actual capacity, increasing the capacity from 0
+  to 2."); none for a group created empty;
 - `SetDesiredCapacity` (and `UpdateAutoScalingGroup` with a new desired capacity): one activity
   per instance launched or terminated ("At <time>Z a user request explicitly set group desired
   capacity changing the desired capacity from 1 to 2.  At <time>Z an instance was started in
@@ -95,6 +100,17 @@ def _record_desired_change(backend, group, before: int, ids_before: set[str], re
                 else ""
             )
         _record(backend, group, description, head + tail + selected, moment)
+
+
+def _create_auto_scaling_group(original):
+    def create_auto_scaling_group(self, name, *args, **kwargs):
+        group = original(self, name, *args, **kwargs)
+        _record_desired_change(
+            self, group, 0, set(), "a user request created an AutoScalingGroup"
+        )
+        return group
+
+    return create_auto_scaling_group
 
 
 def _set_desired_capacity(original):
@@ -187,6 +203,9 @@ def apply() -> None:
     if _applied:
         return
     backend = models.AutoScalingBackend
+    backend.create_auto_scaling_group = _create_auto_scaling_group(
+        backend.create_auto_scaling_group
+    )
     backend.set_desired_capacity = _set_desired_capacity(backend.set_desired_capacity)
     backend.update_auto_scaling_group = _update_auto_scaling_group(
         backend.update_auto_scaling_group

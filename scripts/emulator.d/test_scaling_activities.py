@@ -61,8 +61,33 @@ class ScalingActivitiesTest(unittest.TestCase):
             found.append((int(match.group(2)), int(match.group(3))))
         return found
 
-    def test_a_new_group_has_none(self):
+    def test_a_group_created_empty_has_none(self):
         self.assertEqual(self.activities()["Activities"], [])
+
+    def test_a_group_created_with_instances_records_their_launches_worded_as_aws_does(self):
+        self.autoscaling.create_auto_scaling_group(
+            AutoScalingGroupName="started",
+            LaunchConfigurationName="launch",
+            MinSize=0,
+            MaxSize=10,
+            DesiredCapacity=2,
+            AvailabilityZones=["us-east-1a"],
+        )
+        activities = self.activities("started")["Activities"]
+        self.assertEqual(self.changes(activities), [(0, 2)] * 2)
+        instances = self.autoscaling.describe_auto_scaling_groups(
+            AutoScalingGroupNames=["started"]
+        )["AutoScalingGroups"][0]["Instances"]
+        self.assertEqual(
+            sorted(a["Description"] for a in activities),
+            sorted(f"Launching a new EC2 instance: {i['InstanceId']}" for i in instances),
+        )
+        self.assertRegex(
+            activities[0]["Cause"],
+            r"^At \S+Z a user request created an AutoScalingGroup changing the desired capacity"
+            r" from 0 to 2\.  At \S+Z an instance was started in response to a difference between"
+            r" desired and actual capacity, increasing the capacity from 0 to 2\.$",
+        )
 
     def test_set_desired_records_one_activity_per_instance_worded_as_aws_does(self):
         self.autoscaling.set_desired_capacity(AutoScalingGroupName="workers", DesiredCapacity=3)

@@ -1,7 +1,7 @@
 //! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
 //! the Auto Scaling group's desired capacity moved both ways, once and in the loop, for one target
 //! and for two in one loop, and a restart that keeps the stabilization window from
-//! the group's scaling activities.
+//! the group's scaling activities (the group's creation among them).
 
 use std::time::{Duration, SystemTime};
 
@@ -600,4 +600,52 @@ async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activi
     let moved = forgetful.tick(SystemTime::now()).await;
     assert!(moved.applied, "{}", moved.decision.reason);
     assert!(desired_capacity(&f.autoscaling, &f.group).await < 6);
+}
+
+/// A group created with instances starts its scaling activities with their launches, worded as AWS
+/// words a creation. A controller started right after reads the creation back as a scale-out, so
+/// the thresholds policy waits out its scale-out cooldown from it, as AWS's own simple scaling
+/// does after a launch; a controller that skips the restore scales out at once.
+#[tokio::test]
+async fn a_restored_controller_counts_the_group_s_creation_as_a_scale_out() {
+    let f = fixture(2).await;
+    let activities = f
+        .autoscaling
+        .describe_scaling_activities()
+        .auto_scaling_group_name(&f.group)
+        .send()
+        .await
+        .expect("describe scaling activities");
+    assert_eq!(activities.activities().len(), 2);
+    for activity in activities.activities() {
+        let cause = activity.cause().unwrap_or_default();
+        assert!(
+            cause.contains(
+                "a user request created an AutoScalingGroup changing the desired capacity from 0 to 2."
+            ),
+            "{cause}"
+        );
+    }
+    send_messages(&f.sqs, &f.queue_url, 30).await;
+    let thresholds = || Policy::thresholds(Thresholds::new(5.0, 1.0).step(3));
+
+    let mut restored = f.controller(thresholds()).await;
+    restored
+        .restore(SystemTime::now())
+        .await
+        .expect("activities readable");
+    let held = restored.tick(SystemTime::now()).await;
+    assert!(held.errors.is_empty(), "{:?}", held.errors);
+    assert!(!held.applied, "{}", held.decision.reason);
+    assert!(
+        matches!(held.decision.reason, Reason::ScaleOutCooldown { .. }),
+        "{}",
+        held.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 2);
+
+    let mut forgetful = f.controller(thresholds()).await;
+    let moved = forgetful.tick(SystemTime::now()).await;
+    assert!(moved.applied, "{}", moved.decision.reason);
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 5);
 }

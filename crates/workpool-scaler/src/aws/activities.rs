@@ -17,11 +17,17 @@
 //! change happened at the time its cause names, not when each launch started. Activities come
 //! newest first, up to 100 a page, with a `NextToken` for the next page.
 //!
+//! A group created with instances starts with their launches ("…a user request created an
+//! AutoScalingGroup changing the desired capacity from 0 to 1…"), which a controller started soon
+//! after reads as a scale-out: the instances the group was created with are not scaled in while
+//! they boot, nor before the stabilization window has passed.
+//!
 //! moto 5.2.5 records no activity (`DescribeScalingActivities` answers an empty list); the
-//! emulator records them for `SetDesiredCapacity`, `UpdateAutoScalingGroup` and
-//! `TerminateInstanceInAutoScalingGroup` in the wording above (scripts/emulator.d/
-//! scaling_activities.py), and `scaler_aws.rs` restarts a controller against it. The unit tests
-//! below read the AWS documentation's own causes, pagination included.
+//! emulator records them for `CreateAutoScalingGroup` (a CloudFormation stack's group included),
+//! `SetDesiredCapacity`, `UpdateAutoScalingGroup` and `TerminateInstanceInAutoScalingGroup` in the
+//! wording above (scripts/emulator.d/scaling_activities.py), and `scaler_aws.rs` restarts a
+//! controller against it. The unit tests below read the AWS documentation's own causes,
+//! pagination included.
 
 use std::time::SystemTime;
 
@@ -150,6 +156,7 @@ mod tests {
     }
 
     // Causes as the AWS documentation and CLI examples show them.
+    const CREATE_GROUP: &str = "At 2013-08-19T20:53:25Z a user request created an AutoScalingGroup changing the desired capacity from 0 to 1.  At 2013-08-19T20:53:29Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 0 to 1.";
     const SET_DESIRED: &str = "At 2015-11-22T15:45:16Z a user request explicitly set group desired capacity changing the desired capacity from 1 to 2.  At 2015-11-22T15:45:34Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 1 to 2.";
     const UPDATE_GROUP: &str = "At 2020-10-30T19:35:51Z a user request update of AutoScalingGroup constraints to min: 0, max: 16, desired: 16 changing the desired capacity from 0 to 16.  At 2020-10-30T19:36:07Z an instance was started in response to a difference between desired and actual capacity, increasing the capacity from 0 to 16.";
     const TERMINATE_DECREMENT: &str = "At 2023-09-23T06:39:59Z instance i-026e4c9f62c3e448c was taken out of service in response to a user request, shrinking the capacity from 1 to 0.";
@@ -159,6 +166,14 @@ mod tests {
 
     #[test]
     fn reads_the_change_and_its_time_from_real_causes() {
+        assert_eq!(
+            parse_cause(CREATE_GROUP),
+            Some(CauseChange {
+                at: Some(at("2013-08-19T20:53:25Z")),
+                from: 0,
+                to: 1
+            })
+        );
         assert_eq!(
             parse_cause(SET_DESIRED),
             Some(CauseChange {
