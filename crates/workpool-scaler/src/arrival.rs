@@ -36,8 +36,26 @@ pub struct ArrivalEstimate {
     /// of both counts): the end of a burst, not noise. So does a reading that follows a drop and
     /// still falls beyond the arrivals' noise alone: the same burst still ending. The stabilization
     /// window forgets the keep-up capacity recommended before such a drop and at it. (The estimate
-    /// itself follows a drop beyond the arrivals' noise alone, which is more sensitive.)
+    /// itself follows a drop beyond the arrivals' noise alone, which is more sensitive.) A drop
+    /// followed over several readings is judged over all of them too, against the rate before it:
+    /// with short intervals each reading counts few messages, and a burst that ends over two or
+    /// three readings can fall within the noise at each one.
     pub dropped: bool,
+    /// While the estimate follows a drop, where the drop began and what the readings since counted.
+    pub fall: Option<Fall>,
+}
+
+/// A drop being followed, over the readings since it began.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Fall {
+    /// The smoothed rate before the drop, messages per second.
+    pub from_per_second: f64,
+    /// Seconds since the reading before the drop.
+    pub seconds: f64,
+    /// Messages counted as arrived since then.
+    pub arrived: f64,
+    /// Completions estimated since then.
+    pub completed: f64,
 }
 
 impl ArrivalEstimate {
@@ -62,6 +80,7 @@ impl ArrivalEstimate {
             in_flight,
             per_second: in_flight as f64 / job,
             dropped: false,
+            fall: None,
         };
         let Some(previous) = previous else {
             return fresh;
@@ -96,8 +115,41 @@ impl ArrivalEstimate {
         let beyond_poisson =
             arrived < expected && poisson_at_most(arrived.round(), expected) < BEYOND_NOISE;
         let followed = below > 3.0 * expected.sqrt() + 1.0 || (previous.dropped && beyond_poisson);
-        let dropped =
-            below > 3.0 * (expected + completed).sqrt() + 1.0 || (previous.dropped && followed);
+        // A fall goes on, against the rate before it, while what arrived since stays beyond the
+        // arrivals' noise below that rate; once it is a drop it is over (the window has been told).
+        let fall = previous
+            .fall
+            .or_else(|| {
+                followed.then_some(Fall {
+                    from_per_second: previous.per_second,
+                    seconds: 0.0,
+                    arrived: 0.0,
+                    completed: 0.0,
+                })
+            })
+            .map(|before| Fall {
+                seconds: before.seconds + seconds,
+                arrived: before.arrived + arrived,
+                completed: before.completed + completed,
+                ..before
+            })
+            .filter(|fall| {
+                let expected = fall.from_per_second * fall.seconds;
+                expected - fall.arrived > 3.0 * expected.sqrt() + 1.0
+            });
+        let beyond_both = |expected: f64, arrived: f64, completed: f64| {
+            expected - arrived > 3.0 * (expected + completed).sqrt() + 1.0
+        };
+        let dropped = beyond_both(expected, arrived, completed)
+            || (previous.dropped && followed)
+            || fall.is_some_and(|fall| {
+                beyond_both(
+                    fall.from_per_second * fall.seconds,
+                    fall.arrived,
+                    fall.completed,
+                )
+            });
+        let fall = fall.filter(|_| !dropped);
         let time_constant = if followed {
             seconds.min(smoothing.as_secs_f64())
         } else {
@@ -111,6 +163,7 @@ impl ArrivalEstimate {
         Self {
             per_second: previous.per_second + weight * (observed - previous.per_second),
             dropped,
+            fall,
             ..fresh
         }
     }
@@ -197,6 +250,7 @@ mod tests {
             in_flight: 0,
             per_second: 4.0,
             dropped: false,
+            fall: None,
         };
         let stopped = ArrivalEstimate::next(Some(&steady), 0, 0, JOB, SMOOTHING, at(15));
         assert!(stopped.per_second < 4.0 / 2.0, "{}", stopped.per_second);
@@ -233,6 +287,44 @@ mod tests {
     }
 
     #[test]
+    fn a_drop_spread_over_short_readings_is_judged_over_all_of_them() {
+        // 4.6 a second, 80 in flight finishing 40 every 5 s reading. Then the arrivals stop over
+        // two readings (3, then 2): each reading alone falls within the noise of the completions
+        // (23 expected against 40 completions, then 10 against 40), together they do not.
+        let busy = ArrivalEstimate {
+            at: at(0),
+            in_queue: 780,
+            in_flight: 80,
+            per_second: 4.6,
+            dropped: false,
+            fall: None,
+        };
+        let first = ArrivalEstimate::next(Some(&busy), 743, 80, JOB, SMOOTHING, at(5));
+        assert!(!first.dropped);
+        assert!(
+            first.per_second < 4.6 / 2.0,
+            "followed: {}",
+            first.per_second
+        );
+        let fall = first.fall.expect("a fall being followed");
+        assert_eq!(fall.from_per_second, 4.6);
+        assert_eq!(
+            (fall.seconds, fall.arrived, fall.completed),
+            (5.0, 3.0, 40.0)
+        );
+        let second = ArrivalEstimate::next(Some(&first), 705, 80, JOB, SMOOTHING, at(10));
+        assert!(second.dropped, "{second:?}");
+        // The drop is told once; the next readings start afresh.
+        assert_eq!(second.fall, None);
+
+        // The same readings with the arrivals at their rate, give or take noise: no fall, no drop.
+        let noisy = ArrivalEstimate::next(Some(&busy), 780 - 40 + 20, 80, JOB, SMOOTHING, at(5));
+        assert_eq!((noisy.dropped, noisy.fall), (false, None));
+        let again = ArrivalEstimate::next(Some(&noisy), 780 - 80 + 47, 80, JOB, SMOOTHING, at(10));
+        assert_eq!((again.dropped, again.fall), (false, None));
+    }
+
+    #[test]
     fn a_drop_goes_on_while_the_next_readings_still_fall_beyond_noise() {
         // One-minute jobs arriving 4 a second keep 240 in flight. Then nothing arrives: 187 left
         // in flight 15 s later means 0.4 arrived (187 − 240 + 53.4 completed) where 60 were
@@ -244,6 +336,7 @@ mod tests {
             in_flight: 240,
             per_second: 4.0,
             dropped: false,
+            fall: None,
         };
         let first = ArrivalEstimate::next(Some(&busy), 187, 187, long_job, SMOOTHING, at(15));
         assert!(first.dropped, "{first:?}");
@@ -254,6 +347,7 @@ mod tests {
         assert!(second.dropped, "{second:?}");
         let without_the_first = ArrivalEstimate {
             dropped: false,
+            fall: None,
             ..first
         };
         let alone = ArrivalEstimate::next(
@@ -274,6 +368,7 @@ mod tests {
         // Not so without a drop before it: in steady traffic that is left to the smoothing.
         let steady = ArrivalEstimate {
             dropped: false,
+            fall: None,
             ..second
         };
         let unfollowed =

@@ -48,7 +48,7 @@ mod policy;
 mod ports;
 pub mod simulate;
 
-pub use arrival::ArrivalEstimate;
+pub use arrival::{ArrivalEstimate, Fall};
 pub use controller::{run_every, tick_all, Controller, TickReport};
 pub use decide::decide;
 pub use decision::{Decision, Reason};
