@@ -107,14 +107,31 @@ fn b4_what_is_met_stays_met() {
             }
             // Missed against the lower bound and the offline bound (booting alone is over 0.2 × the
             // lower bound), met against the reactive bound; kept from getting worse than B4
-            // records (1.369, 1.138 and 1.231).
+            // records (1.361, 1.131 and 1.224).
             _ => {
-                assert!(ratio <= 1.39, "{name}: ratio {ratio:.3}");
+                assert!(ratio <= 1.37, "{name}: ratio {ratio:.3}");
                 assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
-                assert!(to_offline <= 1.25, "{name}: {to_offline:.3}");
+                assert!(to_offline <= 1.235, "{name}: {to_offline:.3}");
             }
         }
     }
+}
+
+/// A shorter controller interval sees the end of a burst over more, smaller readings: the window
+/// still forgets the burst, so idle→burst at 5 s costs about what it costs at B4's 15 s (before
+/// drops were judged over several readings, 879 against 814 instance-minutes; now 836 against
+/// 808), with the same p99 ≤ L.
+#[test]
+fn at_a_5_s_interval_the_window_still_forgets_a_burst_that_ended() {
+    let trace = trace("idle-burst");
+    let at_15 = b4_latency_target().run(&trace).expect("runs");
+    let at_5 = b4_latency_target()
+        .interval(Duration::from_secs(5))
+        .run(&trace)
+        .expect("runs");
+    assert!(at_5.p99_wait <= Duration::from_secs(120), "{at_5}");
+    let ratio = at_5.instance_seconds as f64 / at_15.instance_seconds as f64;
+    assert!(ratio <= 1.05, "5 s against 15 s: {ratio:.3}\n{at_5}\n{at_15}");
 }
 
 /// On diurnal, the trace where a thresholds setting comes closest, the latency target is cheaper
