@@ -131,7 +131,10 @@ fn at_a_5_s_interval_the_window_still_forgets_a_burst_that_ended() {
         .expect("runs");
     assert!(at_5.p99_wait <= Duration::from_secs(120), "{at_5}");
     let ratio = at_5.instance_seconds as f64 / at_15.instance_seconds as f64;
-    assert!(ratio <= 1.05, "5 s against 15 s: {ratio:.3}\n{at_5}\n{at_15}");
+    assert!(
+        ratio <= 1.05,
+        "5 s against 15 s: {ratio:.3}\n{at_5}\n{at_15}"
+    );
 }
 
 /// On diurnal, the trace where a thresholds setting comes closest, the latency target is cheaper
