@@ -117,6 +117,20 @@ impl Fixture {
             .expect("queue and group exist")
     }
 
+    /// The causes of the group's scaling activities, newest first (one page).
+    async fn activity_causes(&self) -> Vec<String> {
+        self.autoscaling
+            .describe_scaling_activities()
+            .auto_scaling_group_name(&self.group)
+            .send()
+            .await
+            .expect("describe scaling activities")
+            .activities()
+            .iter()
+            .map(|activity| activity.cause().unwrap_or_default().to_owned())
+            .collect()
+    }
+
     async fn empty_the_queue(&self) {
         self.sqs
             .purge_queue()
@@ -560,16 +574,9 @@ async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activi
     f.empty_the_queue().await;
 
     // The group's activities name the change, one per instance launched, in AWS's wording.
-    let activities = f
-        .autoscaling
-        .describe_scaling_activities()
-        .auto_scaling_group_name(&f.group)
-        .send()
-        .await
-        .expect("describe scaling activities");
-    assert_eq!(activities.activities().len(), 6);
-    for activity in activities.activities() {
-        let cause = activity.cause().unwrap_or_default();
+    let causes = f.activity_causes().await;
+    assert_eq!(causes.len(), 6);
+    for cause in &causes {
         assert!(
             cause.contains("changing the desired capacity from 0 to 6."),
             "{cause}"
@@ -609,16 +616,9 @@ async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activi
 #[tokio::test]
 async fn a_restored_controller_counts_the_group_s_creation_as_a_scale_out() {
     let f = fixture(2).await;
-    let activities = f
-        .autoscaling
-        .describe_scaling_activities()
-        .auto_scaling_group_name(&f.group)
-        .send()
-        .await
-        .expect("describe scaling activities");
-    assert_eq!(activities.activities().len(), 2);
-    for activity in activities.activities() {
-        let cause = activity.cause().unwrap_or_default();
+    let causes = f.activity_causes().await;
+    assert_eq!(causes.len(), 2);
+    for cause in &causes {
         assert!(
             cause.contains(
                 "a user request created an AutoScalingGroup changing the desired capacity from 0 to 2."
