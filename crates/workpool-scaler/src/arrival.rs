@@ -36,16 +36,17 @@ pub struct ArrivalEstimate {
     /// of both counts): the end of a burst, not noise. So does a reading that follows a drop and
     /// still falls beyond the arrivals' noise alone: the same burst still ending. The stabilization
     /// window forgets the keep-up capacity recommended before such a drop and at it. (The estimate
-    /// itself follows a drop beyond the arrivals' noise alone, which is more sensitive.) A drop
-    /// followed over several readings is judged over all of them too, against the rate before it:
-    /// with short intervals each reading counts few messages, and a burst that ends over two or
-    /// three readings can fall within the noise at each one.
+    /// itself follows a drop beyond the arrivals' noise alone, which is more sensitive.) So does a
+    /// run of readings ([`fall`](Self::fall)) whose arrivals together fall that far below the
+    /// rate before them: with short intervals each reading counts few messages, and a burst that
+    /// ends over two or three readings can fall within the noise at each one.
     pub dropped: bool,
-    /// While the estimate follows a drop, where the drop began and what the readings since counted.
+    /// While the readings since one of them count fewer arrivals than the rate before it would
+    /// have brought, by more than noise explains: where that began and what they counted.
     pub fall: Option<Fall>,
 }
 
-/// A drop being followed, over the readings since it began.
+/// A possible drop, over the readings since it began: what they counted against the rate before it.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Fall {
     /// The smoothed rate before the drop, messages per second.
@@ -56,6 +57,13 @@ pub struct Fall {
     pub arrived: f64,
     /// Completions estimated since then.
     pub completed: f64,
+}
+
+impl Fall {
+    /// The arrivals the rate before the fall would have brought since it began.
+    pub fn expected(&self) -> f64 {
+        self.from_per_second * self.seconds
+    }
 }
 
 impl ArrivalEstimate {
@@ -115,12 +123,16 @@ impl ArrivalEstimate {
         let beyond_poisson =
             arrived < expected && poisson_at_most(arrived.round(), expected) < BEYOND_NOISE;
         let followed = below > 3.0 * expected.sqrt() + 1.0 || (previous.dropped && beyond_poisson);
-        // A fall goes on, against the rate before it, while what arrived since stays beyond the
-        // arrivals' noise below that rate; once it is a drop it is over (the window has been told).
+        // A fall starts at any reading that counts fewer arrivals than the estimate expected, and
+        // goes on while the count since it began stays improbably low for the rate before it (a
+        // Poisson lower tail below FALL_CHANCE). It is a drop once that count falls beyond the
+        // noise of the arrivals and the completions together; then it is over (the window has
+        // been told). Short readings count few messages each, so a burst that ends over two or
+        // three of them is seen only over all of them.
         let fall = previous
             .fall
             .or_else(|| {
-                followed.then_some(Fall {
+                (arrived < expected).then_some(Fall {
                     from_per_second: previous.per_second,
                     seconds: 0.0,
                     arrived: 0.0,
@@ -134,21 +146,16 @@ impl ArrivalEstimate {
                 ..before
             })
             .filter(|fall| {
-                let expected = fall.from_per_second * fall.seconds;
-                expected - fall.arrived > 3.0 * expected.sqrt() + 1.0
+                let expected = fall.expected();
+                fall.arrived < expected
+                    && poisson_at_most(fall.arrived.round(), expected) < FALL_CHANCE
             });
         let beyond_both = |expected: f64, arrived: f64, completed: f64| {
             expected - arrived > 3.0 * (expected + completed).sqrt() + 1.0
         };
         let dropped = beyond_both(expected, arrived, completed)
             || (previous.dropped && followed)
-            || fall.is_some_and(|fall| {
-                beyond_both(
-                    fall.from_per_second * fall.seconds,
-                    fall.arrived,
-                    fall.completed,
-                )
-            });
+            || fall.is_some_and(|fall| beyond_both(fall.expected(), fall.arrived, fall.completed));
         let fall = fall.filter(|_| !dropped);
         let time_constant = if followed {
             seconds.min(smoothing.as_secs_f64())
@@ -168,6 +175,11 @@ impl ArrivalEstimate {
         }
     }
 }
+
+/// The chance below which the arrivals counted since a fall began, against the rate before it,
+/// keep the fall going: low enough that noise ends most falls within a reading or two, high
+/// enough that a burst ending over several short readings is followed to the end.
+const FALL_CHANCE: f64 = 0.05;
 
 /// The chance below which a count is beyond Poisson noise: that of falling more than three
 /// standard deviations below the mean of a normal distribution.

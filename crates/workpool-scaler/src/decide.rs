@@ -768,8 +768,10 @@ mod tests {
         busy.busy = 4;
         let loaded = observe(queue(0, 16), busy);
         let first = decide(&loaded, &policy, &history, at(0));
-        history.record(at(0), &loaded, &first);
-        // The load halves: two instances go idle; the window (300 s) still remembers 4.
+        history.record(at(0), &loaded, &forgetting_arrivals(first));
+        // The load halves: two instances go idle; the window (300 s) still remembers 4. (The
+        // arrival estimate starts afresh at every reading, so no drop ends the window: what
+        // releases the instances is their idle time alone.)
         let mut half = group(4);
         half.busy = 2;
         half.idle_instances = vec!["i-3".into(), "i-4".into()];
@@ -777,7 +779,7 @@ mod tests {
         for second in [15, 30, 45, 60] {
             let decision = decide(&calmer, &policy, &history, at(second));
             assert_eq!(decision.desired, None, "{second} s: {}", decision.reason);
-            history.record(at(second), &calmer, &decision);
+            history.record(at(second), &calmer, &forgetting_arrivals(decision));
         }
         // Idle since 15 s: at 75 s they have been idle for 60 s.
         let release = decide(&calmer, &policy, &history, at(75));
@@ -790,6 +792,48 @@ mod tests {
         // Not while anything waits.
         let waiting = observe(queue(1, 8), half);
         assert_eq!(decide(&waiting, &policy, &history, at(75)).desired, None);
+    }
+
+    #[test]
+    fn a_lasting_fall_of_the_arrivals_ends_the_window_over_a_few_readings() {
+        // 16 in flight on 4 busy instances, then 8 from then on: no one reading falls beyond the
+        // noise of the arrivals and completions, the readings since the fall together do, and the
+        // window forgets the 4 it remembered before the idle release would have let them go.
+        let policy = unsmoothed()
+            .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(60))));
+        let mut history = History::new();
+        let mut busy = group(4);
+        busy.busy = 4;
+        let loaded = observe(queue(0, 16), busy);
+        let first = decide(&loaded, &policy, &history, at(0));
+        history.record(at(0), &loaded, &first);
+        let mut half = group(4);
+        half.busy = 2;
+        half.idle_instances = vec!["i-3".into(), "i-4".into()];
+        let calmer = observe(queue(0, 8), half);
+        let mut scaled_in_at = None;
+        for second in [15, 30, 45, 60] {
+            let decision = decide(&calmer, &policy, &history, at(second));
+            history.record(at(second), &calmer, &decision);
+            if decision.desired.is_some() {
+                assert_eq!(decision.desired, Some(2), "{}", decision.reason);
+                assert!(
+                    matches!(decision.reason, Reason::ScaleIn { .. }),
+                    "{}",
+                    decision.reason
+                );
+                scaled_in_at = Some(second);
+                break;
+            }
+            assert!(
+                !decision.arrivals.is_some_and(|a| a.dropped),
+                "{second} s: one reading is not yet a drop"
+            );
+        }
+        assert!(
+            scaled_in_at.is_some_and(|second| second > 15),
+            "{scaled_in_at:?}"
+        );
     }
 
     #[test]

@@ -107,7 +107,7 @@ fn b4_what_is_met_stays_met() {
             }
             // Missed against the lower bound and the offline bound (booting alone is over 0.2 × the
             // lower bound), met against the reactive bound; kept from getting worse than B4
-            // records (1.361, 1.131 and 1.224).
+            // records (1.359, 1.129 and 1.222).
             _ => {
                 assert!(ratio <= 1.37, "{name}: ratio {ratio:.3}");
                 assert!(to_reactive <= 1.15, "{name}: {to_reactive:.3}");
@@ -119,7 +119,7 @@ fn b4_what_is_met_stays_met() {
 
 /// A shorter controller interval sees the end of a burst over more, smaller readings: the window
 /// still forgets the burst, so idle→burst at 5 s costs about what it costs at B4's 15 s (before
-/// drops were judged over several readings, 879 against 814 instance-minutes; now 836 against
+/// drops were judged over a run of readings, 879 against 814 instance-minutes; now 804 against
 /// 808), with the same p99 ≤ L.
 #[test]
 fn at_a_5_s_interval_the_window_still_forgets_a_burst_that_ended() {
