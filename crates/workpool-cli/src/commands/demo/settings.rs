@@ -12,7 +12,9 @@ use super::Args;
 /// Which scaling policy steers the fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum PolicyName {
-    /// `desired = ceil(F/s + V/s · min(1, T/L))`, with T = --job-time and L = --acceptable-wait.
+    /// Keep up with the estimated arrival rate λ and start every waiting message V within the
+    /// target wait W (3/4 of --acceptable-wait): `max(round(λ·T/s), ceil(min(V·T/(s·W), λ·T/s +
+    /// V/s)))`, with T = --job-time and s = --slots (`workpool_scaler::LatencyTarget` derives it).
     LatencyTarget,
     /// Step out above --high waiting messages per instance, in below --low.
     Thresholds,
