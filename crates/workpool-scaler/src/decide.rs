@@ -759,23 +759,32 @@ mod tests {
         );
     }
 
-    #[test]
-    fn idle_instances_go_after_the_idle_release_time_with_nothing_waiting() {
+    /// Idle instances released after 60 s, and two readings: 16 in flight on 4 busy instances,
+    /// then 8 on two of them (i-3 and i-4 idle).
+    fn halving_load() -> (Policy, Observation, Observation) {
         let policy = unsmoothed()
             .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(60))));
-        let mut history = History::new();
         let mut busy = group(4);
         busy.busy = 4;
-        let loaded = observe(queue(0, 16), busy);
+        let mut half = group(4);
+        half.busy = 2;
+        half.idle_instances = vec!["i-3".into(), "i-4".into()];
+        (
+            policy,
+            observe(queue(0, 16), busy),
+            observe(queue(0, 8), half),
+        )
+    }
+
+    #[test]
+    fn idle_instances_go_after_the_idle_release_time_with_nothing_waiting() {
+        let (policy, loaded, calmer) = halving_load();
+        let mut history = History::new();
         let first = decide(&loaded, &policy, &history, at(0));
         history.record(at(0), &loaded, &forgetting_arrivals(first));
         // The load halves: two instances go idle; the window (300 s) still remembers 4. (The
         // arrival estimate starts afresh at every reading, so no drop ends the window: what
         // releases the instances is their idle time alone.)
-        let mut half = group(4);
-        half.busy = 2;
-        half.idle_instances = vec!["i-3".into(), "i-4".into()];
-        let calmer = observe(queue(0, 8), half.clone());
         for second in [15, 30, 45, 60] {
             let decision = decide(&calmer, &policy, &history, at(second));
             assert_eq!(decision.desired, None, "{second} s: {}", decision.reason);
@@ -790,7 +799,10 @@ mod tests {
             Reason::ReleaseIdle { released: 2, .. }
         ));
         // Not while anything waits.
-        let waiting = observe(queue(1, 8), half);
+        let waiting = Observation {
+            queue: Ok(queue(1, 8)),
+            ..calmer
+        };
         assert_eq!(decide(&waiting, &policy, &history, at(75)).desired, None);
     }
 
@@ -799,18 +811,10 @@ mod tests {
         // 16 in flight on 4 busy instances, then 8 from then on: no one reading falls beyond the
         // noise of the arrivals and completions, the readings since the fall together do, and the
         // window forgets the 4 it remembered before the idle release would have let them go.
-        let policy = unsmoothed()
-            .with_rules(ScalingRules::default().release_idle_after(Some(Duration::from_secs(60))));
+        let (policy, loaded, calmer) = halving_load();
         let mut history = History::new();
-        let mut busy = group(4);
-        busy.busy = 4;
-        let loaded = observe(queue(0, 16), busy);
         let first = decide(&loaded, &policy, &history, at(0));
         history.record(at(0), &loaded, &first);
-        let mut half = group(4);
-        half.busy = 2;
-        half.idle_instances = vec!["i-3".into(), "i-4".into()];
-        let calmer = observe(queue(0, 8), half);
         let mut scaled_in_at = None;
         for second in [15, 30, 45, 60] {
             let decision = decide(&calmer, &policy, &history, at(second));
