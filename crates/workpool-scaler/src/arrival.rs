@@ -11,9 +11,10 @@
 //!
 //! smoothed exponentially over a chosen time so that Poisson noise does not reach the capacity, except
 //! that a drop no Poisson noise explains (more than three standard deviations) is followed within
-//! about a tick: the end of a burst. Unlike
-//! `F / s` (busy instances), this does not grow while a backlog keeps every slot busy, so capacity
-//! added to drain a backlog is not mistaken for load that has to be kept up with.
+//! about a tick: the end of a burst. A drop spread over several short readings is recognised over
+//! them together ([`Fall`]). Unlike `F / s` (busy instances), this does not grow while a backlog
+//! keeps every slot busy, so capacity added to drain a backlog is not mistaken for load that has
+//! to be kept up with.
 
 use std::time::{Duration, SystemTime};
 
