@@ -121,8 +121,7 @@ impl ArrivalEstimate {
         // them, yet has a chance of 0.0002. So after a drop the test is the Poisson tail itself.
         // (Not before one: in steady traffic the completions' noise, which the arrivals' alone
         // leaves out, would make it follow noise.)
-        let beyond_poisson =
-            arrived < expected && poisson_at_most(arrived.round(), expected) < BEYOND_NOISE;
+        let beyond_poisson = improbably_few(arrived, expected, BEYOND_NOISE);
         let followed = below > 3.0 * expected.sqrt() + 1.0 || (previous.dropped && beyond_poisson);
         // A fall starts at any reading that counts fewer arrivals than the estimate expected, and
         // goes on while the count since it began stays improbably low for the rate before it (a
@@ -146,11 +145,7 @@ impl ArrivalEstimate {
                 completed: before.completed + completed,
                 ..before
             })
-            .filter(|fall| {
-                let expected = fall.expected();
-                fall.arrived < expected
-                    && poisson_at_most(fall.arrived.round(), expected) < FALL_CHANCE
-            });
+            .filter(|fall| improbably_few(fall.arrived, fall.expected(), FALL_CHANCE));
         let beyond_both = |expected: f64, arrived: f64, completed: f64| {
             expected - arrived > 3.0 * (expected + completed).sqrt() + 1.0
         };
@@ -185,6 +180,12 @@ const FALL_CHANCE: f64 = 0.05;
 /// The chance below which a count is beyond Poisson noise: that of falling more than three
 /// standard deviations below the mean of a normal distribution.
 const BEYOND_NOISE: f64 = 0.00135;
+
+/// Whether `arrived` is below `expected` and a Poisson count of that mean is at most it with a
+/// chance below `chance`.
+fn improbably_few(arrived: f64, expected: f64, chance: f64) -> bool {
+    arrived < expected && poisson_at_most(arrived.round(), expected) < chance
+}
 
 /// The chance that a Poisson count of mean `mean` is at most `count` (a whole number): the lower tail,
 /// summed term by term in logarithms so that large means do not underflow.
