@@ -129,9 +129,10 @@ fn run(
     while next_job < jobs.len() || !fleet.is_empty() {
         if let Some(burst) = bursts.get(next_burst) {
             if jobs[burst.start].arrival == second {
-                let launched = fleet.len() as u64;
+                // Each burst launches `instances`, numbered on from the bursts before it.
+                let first_id = next_burst as u64 * instances;
                 fleet.extend(
-                    (0..instances).map(|n| Instance::new(launched + n, second + model.boot)),
+                    (0..instances).map(|n| Instance::new(first_id + n, second + model.boot)),
                 );
                 next_burst += 1;
             }
