@@ -17,8 +17,9 @@ Routes, in the order they are tried:
   lookups it repeats on every request done once (dispatch_speedups.py), its SQS hot spots made
   cheap without changing what they answer (sqs_speedups.py), and its
   SQS message operations made safe against each other on the server's threads
-  (sqs_thread_safety.py), and Auto Scaling's scaling activities recorded for
-  `DescribeScalingActivities` (scaling_activities.py).
+  (sqs_thread_safety.py), Auto Scaling's scaling activities recorded for
+  `DescribeScalingActivities` (scaling_activities.py), and the instances of a group tagged
+  `workpool:emulator:boot-seconds` booting (`Pending`) for that long (instance_boot.py).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 from werkzeug.serving import run_simple  # noqa: E402
 
 import dispatch_speedups  # noqa: E402
+import instance_boot  # noqa: E402
 import scaling_activities  # noqa: E402
 import sqs_speedups  # noqa: E402
 import sqs_thread_safety  # noqa: E402
@@ -107,11 +109,12 @@ class EmulatorApp:
 
 def build_app() -> EmulatorApp:
     """The emulator around a fresh moto server app (with moto's dispatch and SQS hot spots patched,
-    and Auto Scaling's scaling activities recorded)."""
+    Auto Scaling's scaling activities recorded and its instances booting where a group asks)."""
     dispatch_speedups.apply()
     sqs_speedups.apply()
     sqs_thread_safety.apply()
     scaling_activities.apply()
+    instance_boot.apply()
     return EmulatorApp(DomainDispatcherApplication(create_backend_app))
 
 

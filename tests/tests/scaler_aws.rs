@@ -1,10 +1,12 @@
 //! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
 //! the Auto Scaling group's desired capacity moved both ways, once and in the loop, for one target
 //! and for two in one loop, and a restart that keeps the stabilization window from
-//! the group's scaling activities (the group's creation among them).
+//! the group's scaling activities (the group's creation among them), and a scale-in held while the
+//! instances launched are booting.
 
 use std::time::{Duration, SystemTime};
 
+use aws_sdk_autoscaling::types::{LifecycleState, Tag};
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client as CloudWatch;
@@ -13,8 +15,19 @@ use workpool_scaler::aws::{AwsClients, AwsController};
 use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules, Thresholds};
 use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
 
-/// A group of `max` at most, starting at `desired`, in us-east-1a, from a fresh launch configuration.
-async fn create_group(autoscaling: &AutoScaling, name: &str, desired: i32, max: i32) {
+/// The emulator's group tag asking its instances to boot (read `Pending`) for that many seconds
+/// after each launch (scripts/emulator.d/instance_boot.py); without it they are in service at once.
+const EMULATOR_BOOT_TAG: &str = "workpool:emulator:boot-seconds";
+
+/// A group of `max` at most, starting at `desired`, in us-east-1a, from a fresh launch
+/// configuration, its instances booting for `boot` after each launch.
+async fn create_group(
+    autoscaling: &AutoScaling,
+    name: &str,
+    desired: i32,
+    max: i32,
+    boot: Duration,
+) {
     let launch = format!("{name}-launch");
     autoscaling
         .create_launch_configuration()
@@ -24,8 +37,19 @@ async fn create_group(autoscaling: &AutoScaling, name: &str, desired: i32, max: 
         .send()
         .await
         .expect("create the launch configuration");
-    autoscaling
-        .create_auto_scaling_group()
+    let mut create = autoscaling.create_auto_scaling_group();
+    if !boot.is_zero() {
+        create = create.tags(
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(EMULATOR_BOOT_TAG)
+                .value(boot.as_secs_f64().to_string())
+                .propagate_at_launch(false)
+                .build(),
+        );
+    }
+    create
         .auto_scaling_group_name(name)
         .launch_configuration_name(&launch)
         .min_size(0)
@@ -79,6 +103,20 @@ fn quick_policy() -> Policy {
     )
 }
 
+/// [`quick_policy`] with the default stabilization window of 300 s.
+fn windowed_policy() -> Policy {
+    Policy::latency_target(LatencyTarget::new(
+        2,
+        Duration::from_secs(60),
+        Duration::from_secs(60),
+    ))
+    .with_rules(
+        ScalingRules::default()
+            .scale_in_stabilization(Duration::from_secs(300))
+            .scale_to_zero_cooldown(Duration::ZERO),
+    )
+}
+
 struct Fixture {
     sqs: Sqs,
     autoscaling: AutoScaling,
@@ -91,12 +129,17 @@ struct Fixture {
 }
 
 async fn fixture(desired: i32) -> Fixture {
+    fixture_booting(desired, Duration::ZERO).await
+}
+
+/// A fresh queue and group (of 10 at most, starting at `desired`) whose instances boot for `boot`.
+async fn fixture_booting(desired: i32, boot: Duration) -> Fixture {
     let config = aws_config().await;
     let queue_name = unique_name("scaler-jobs");
     let queue = create_queue(&config, &queue_name, QueueSpec::standard()).await;
     let group = unique_name("scaler-workers");
     let autoscaling = AutoScaling::new(&config);
-    create_group(&autoscaling, &group, desired, 10).await;
+    create_group(&autoscaling, &group, desired, 10, boot).await;
     Fixture {
         sqs: Sqs::new(&config),
         autoscaling,
@@ -129,6 +172,28 @@ impl Fixture {
             .iter()
             .map(|activity| activity.cause().unwrap_or_default().to_owned())
             .collect()
+    }
+
+    /// The lifecycle state of each of the group's instances, sorted.
+    async fn lifecycle_states(&self) -> Vec<String> {
+        let groups = self
+            .autoscaling
+            .describe_auto_scaling_groups()
+            .auto_scaling_group_names(&self.group)
+            .send()
+            .await
+            .expect("describe the group");
+        let mut states: Vec<String> = groups.auto_scaling_groups()[0]
+            .instances()
+            .iter()
+            .map(|i| {
+                i.lifecycle_state()
+                    .map_or("none", LifecycleState::as_str)
+                    .to_owned()
+            })
+            .collect();
+        states.sort_unstable();
+        states
     }
 
     async fn empty_the_queue(&self) {
@@ -554,19 +619,7 @@ async fn a_group_with_min_above_max_is_refused_at_start_and_held_when_it_turns_s
 async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activities() {
     let f = fixture(0).await;
     send_messages(&f.sqs, &f.queue_url, 12).await;
-    let windowed = || {
-        Policy::latency_target(LatencyTarget::new(
-            2,
-            Duration::from_secs(60),
-            Duration::from_secs(60),
-        ))
-        .with_rules(
-            ScalingRules::default()
-                .scale_in_stabilization(Duration::from_secs(300))
-                .scale_to_zero_cooldown(Duration::ZERO),
-        )
-    };
-    let mut first = f.controller(windowed()).await;
+    let mut first = f.controller(windowed_policy()).await;
     let out = first.tick(SystemTime::now()).await;
     assert!(out.applied, "{} {:?}", out.decision.reason, out.errors);
     assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
@@ -583,7 +636,7 @@ async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activi
         );
     }
 
-    let mut restarted = f.controller(windowed()).await;
+    let mut restarted = f.controller(windowed_policy()).await;
     restarted
         .restore(SystemTime::now())
         .await
@@ -603,7 +656,7 @@ async fn a_restarted_controller_keeps_the_window_from_the_group_s_scaling_activi
     assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
 
     // Without the restore the same tick scales in: the history is what held it.
-    let mut forgetful = f.controller(windowed()).await;
+    let mut forgetful = f.controller(windowed_policy()).await;
     let moved = forgetful.tick(SystemTime::now()).await;
     assert!(moved.applied, "{}", moved.decision.reason);
     assert!(desired_capacity(&f.autoscaling, &f.group).await < 6);
@@ -648,4 +701,52 @@ async fn a_restored_controller_counts_the_group_s_creation_as_a_scale_out() {
     let moved = forgetful.tick(SystemTime::now()).await;
     assert!(moved.applied, "{}", moved.decision.reason);
     assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 5);
+}
+
+/// Instances a scale-out launched are read as booting while they are `Pending` (the emulator keeps
+/// a tagged group's instances so for a while, as AWS does while they boot), and the scale-in waits
+/// for them: the backlog that called for them is gone before they are in service, but undoing the
+/// launch before it lands would only launch again at the next backlog. Once they are in service
+/// the same controller scales in, so the boot is what held it.
+#[tokio::test]
+async fn instances_still_booting_hold_the_scale_in_until_they_are_in_service() {
+    let boot = Duration::from_secs(3);
+    let f = fixture_booting(0, boot).await;
+    send_messages(&f.sqs, &f.queue_url, 12).await;
+    let mut controller = f.controller(windowed_policy()).await;
+    let out = controller.tick(SystemTime::now()).await;
+    assert!(out.applied, "{} {:?}", out.decision.reason, out.errors);
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
+    assert_eq!(f.lifecycle_states().await, vec!["Pending"; 6]);
+
+    f.empty_the_queue().await;
+    let held = controller.tick(SystemTime::now()).await;
+    assert!(held.errors.is_empty(), "{:?}", held.errors);
+    let group = held.observation.group.as_ref().expect("group read");
+    assert_eq!((group.pending, group.in_service), (6, 0));
+    assert!(!held.applied, "{}", held.decision.reason);
+    assert!(
+        matches!(held.decision.reason, Reason::Booting { pending: 6 }),
+        "{}",
+        held.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 6);
+
+    assert!(
+        eventually(boot * 5, || async {
+            f.lifecycle_states().await == vec!["InService"; 6]
+        })
+        .await,
+        "the instances came into service: {:?}",
+        f.lifecycle_states().await
+    );
+    let moved = controller.tick(SystemTime::now()).await;
+    let group = moved.observation.group.as_ref().expect("group read");
+    assert_eq!((group.pending, group.in_service), (0, 6));
+    assert!(
+        moved.applied,
+        "{} {:?}",
+        moved.decision.reason, moved.errors
+    );
+    assert!(desired_capacity(&f.autoscaling, &f.group).await < 6);
 }
