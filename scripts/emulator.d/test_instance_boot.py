@@ -11,36 +11,18 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
-from moto import mock_aws  # noqa: E402
 
 import instance_boot  # noqa: E402
+from autoscaling_test_case import AutoScalingTestCase  # noqa: E402
 
 BOOT = 0.6
 
 
-def client():
-    return boto3.client(
-        "autoscaling",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-class InstanceBootTest(unittest.TestCase):
+class InstanceBootTest(AutoScalingTestCase):
     def setUp(self):
         instance_boot.apply()
-        self.mock = mock_aws()
-        self.mock.start()
-        self.autoscaling = client()
-        self.autoscaling.create_launch_configuration(
-            LaunchConfigurationName="launch", ImageId="ami-12c6146b", InstanceType="t2.micro"
-        )
-
-    def tearDown(self):
-        self.mock.stop()
+        super().setUp()
 
     def create(self, name, desired, boot=None):
         tags = []

@@ -10,33 +10,17 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import boto3  # noqa: E402
-from moto import mock_aws  # noqa: E402
-
 import scaling_activities  # noqa: E402
+from autoscaling_test_case import AutoScalingTestCase  # noqa: E402
 
 # What the controller reads out of a cause (crates/workpool-scaler/src/aws/activities.rs).
 CHANGE = re.compile(r"At (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) .*?capacity from (\d+) to (\d+)")
 
 
-def client():
-    return boto3.client(
-        "autoscaling",
-        region_name="us-east-1",
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-    )
-
-
-class ScalingActivitiesTest(unittest.TestCase):
+class ScalingActivitiesTest(AutoScalingTestCase):
     def setUp(self):
         scaling_activities.apply()
-        self.mock = mock_aws()
-        self.mock.start()
-        self.autoscaling = client()
-        self.autoscaling.create_launch_configuration(
-            LaunchConfigurationName="launch", ImageId="ami-12c6146b", InstanceType="t2.micro"
-        )
+        super().setUp()
         for name in ("workers", "others"):
             self.autoscaling.create_auto_scaling_group(
                 AutoScalingGroupName=name,
@@ -46,9 +30,6 @@ class ScalingActivitiesTest(unittest.TestCase):
                 DesiredCapacity=0,
                 AvailabilityZones=["us-east-1a"],
             )
-
-    def tearDown(self):
-        self.mock.stop()
 
     def activities(self, group="workers", **extra):
         return self.autoscaling.describe_scaling_activities(AutoScalingGroupName=group, **extra)

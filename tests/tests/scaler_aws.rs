@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_autoscaling::types::{LifecycleState, Tag};
+use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState, Tag};
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client as CloudWatch;
@@ -61,14 +61,20 @@ async fn create_group(
         .expect("create the group");
 }
 
-async fn desired_capacity(autoscaling: &AutoScaling, name: &str) -> i32 {
+/// The group as DescribeAutoScalingGroups reads it.
+async fn describe_group(autoscaling: &AutoScaling, name: &str) -> AutoScalingGroup {
     let groups = autoscaling
         .describe_auto_scaling_groups()
         .auto_scaling_group_names(name)
         .send()
         .await
         .expect("describe the group");
-    groups.auto_scaling_groups()[0]
+    groups.auto_scaling_groups()[0].clone()
+}
+
+async fn desired_capacity(autoscaling: &AutoScaling, name: &str) -> i32 {
+    describe_group(autoscaling, name)
+        .await
         .desired_capacity()
         .expect("desired capacity")
 }
@@ -89,8 +95,9 @@ async fn send_messages(sqs: &Sqs, url: &str, count: usize) {
     }
 }
 
-/// Quick rules for tests: no stabilization window, no quiet cooldown.
-fn quick_policy() -> Policy {
+/// The tests' latency target (2 slots, T = L = 60 s) with no quiet cooldown and a stabilization
+/// window of `window`.
+fn policy_with_window(window: Duration) -> Policy {
     Policy::latency_target(LatencyTarget::new(
         2,
         Duration::from_secs(60),
@@ -98,23 +105,19 @@ fn quick_policy() -> Policy {
     ))
     .with_rules(
         ScalingRules::default()
-            .scale_in_stabilization(Duration::ZERO)
+            .scale_in_stabilization(window)
             .scale_to_zero_cooldown(Duration::ZERO),
     )
 }
 
+/// Quick rules for tests: no stabilization window, no quiet cooldown.
+fn quick_policy() -> Policy {
+    policy_with_window(Duration::ZERO)
+}
+
 /// [`quick_policy`] with the default stabilization window of 300 s.
 fn windowed_policy() -> Policy {
-    Policy::latency_target(LatencyTarget::new(
-        2,
-        Duration::from_secs(60),
-        Duration::from_secs(60),
-    ))
-    .with_rules(
-        ScalingRules::default()
-            .scale_in_stabilization(Duration::from_secs(300))
-            .scale_to_zero_cooldown(Duration::ZERO),
-    )
+    policy_with_window(Duration::from_secs(300))
 }
 
 struct Fixture {
@@ -176,14 +179,8 @@ impl Fixture {
 
     /// The lifecycle state of each of the group's instances, sorted.
     async fn lifecycle_states(&self) -> Vec<String> {
-        let groups = self
-            .autoscaling
-            .describe_auto_scaling_groups()
-            .auto_scaling_group_names(&self.group)
-            .send()
+        let mut states: Vec<String> = describe_group(&self.autoscaling, &self.group)
             .await
-            .expect("describe the group");
-        let mut states: Vec<String> = groups.auto_scaling_groups()[0]
             .instances()
             .iter()
             .map(|i| {
@@ -341,14 +338,8 @@ async fn metric_values_of(
 #[tokio::test]
 async fn busy_instances_hold_the_capacity_and_dry_run_changes_nothing() {
     let f = fixture(4).await;
-    let groups = f
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&f.group)
-        .send()
+    let busy: Vec<String> = describe_group(&f.autoscaling, &f.group)
         .await
-        .expect("describe");
-    let busy: Vec<String> = groups.auto_scaling_groups()[0]
         .instances()
         .iter()
         .take(3)
@@ -382,14 +373,8 @@ async fn busy_instances_hold_the_capacity_and_dry_run_changes_nothing() {
         report.decision.reason, report.errors
     );
     assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 3);
-    let remaining = f
-        .autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(&f.group)
-        .send()
+    let mut left: Vec<String> = describe_group(&f.autoscaling, &f.group)
         .await
-        .expect("describe");
-    let mut left: Vec<String> = remaining.auto_scaling_groups()[0]
         .instances()
         .iter()
         .filter_map(|i| i.instance_id().map(str::to_owned))
