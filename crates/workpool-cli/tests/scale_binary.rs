@@ -1,5 +1,6 @@
 //! `workpool scale` and `workpool simulate` through the real binary: bad input is reported in full,
-//! names what is wrong, exits 1 without a backtrace (even with RUST_BACKTRACE=1) and does nothing.
+//! names what is wrong, exits 1 without a backtrace (even with RUST_BACKTRACE=1) and does nothing;
+//! `scale --once` moves each target's group as its queue says, or holds it and says why.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -351,4 +352,64 @@ step = 3
     );
     let names = "ApproximateNumberOfMessages,ApproximateNumberOfMessagesDelayed,ApproximateNumberOfMessagesNotVisible,BacklogPerInstance,DesiredCapacity";
     assert_eq!(after, format!("4 {names}\n3 {names}"));
+}
+
+/// Two groups just created with 3 instances each, their queues empty; the first group's instances
+/// are still booting (the emulator keeps a group tagged `workpool:emulator:boot-seconds` Pending
+/// that long, scripts/emulator.d/instance_boot.py). `scale --once` reads each creation back as a
+/// scale-out and holds both, and says why: the booting instances for the first, the stabilization
+/// window for the second.
+#[test]
+fn once_holds_a_group_whose_instances_are_booting_and_says_so() {
+    let endpoint = emulator_endpoint();
+    let namespace = unique("CliBooting");
+    let (jobs, booting) = (unique("cli-boot-jobs"), unique("cli-booting"));
+    let (other_jobs, booted) = (unique("cli-boot-other-jobs"), unique("cli-booted"));
+    boto3(
+        "sqs = client('sqs')\n\
+         asg = client('autoscaling')\n\
+         for queue, group, boot in [(sys.argv[2], sys.argv[3], '600'), (sys.argv[4], sys.argv[5], None)]:\n\
+         \x20   sqs.create_queue(QueueName=queue)\n\
+         \x20   asg.create_launch_configuration(LaunchConfigurationName=group + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
+         \x20   tags = [{'ResourceId': group, 'ResourceType': 'auto-scaling-group', 'Key': 'workpool:emulator:boot-seconds', 'Value': boot, 'PropagateAtLaunch': False}] if boot else []\n\
+         \x20   asg.create_auto_scaling_group(AutoScalingGroupName=group, LaunchConfigurationName=group + '-lc', MinSize=0, MaxSize=10, DesiredCapacity=3, AvailabilityZones=['us-east-1a'], Tags=tags)\n",
+        &[&jobs, &booting, &other_jobs, &booted],
+    );
+    let target = |queue: &str, group: &str| {
+        format!("[[target]]\nqueue = \"{queue}\"\ngroup = \"{group}\"\nslots_per_instance = 4\nmean_job_time = 30\nacceptable_wait = 120\n")
+    };
+    let config = temp_file(
+        "booting.toml",
+        &format!(
+            "{}\n{}",
+            target(&jobs, &booting),
+            target(&other_jobs, &booted)
+        ),
+    );
+    let output = scale_once(&config, &["--namespace", &namespace], &endpoint);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(
+        stdout.contains(&format!(
+            "{jobs} → {booting}: desired 3 (hold: 3 instance(s) launched within the stabilization window are still booting)"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{other_jobs} → {booted}: desired 3 (hold: the policy recommends 0 but 3 was recommended within the stabilization window)"
+        )),
+        "{stdout}"
+    );
+    let after = boto3(
+        "asg = client('autoscaling')\n\
+         for group in sys.argv[2:]:\n\
+         \x20   found = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[group])['AutoScalingGroups'][0]\n\
+         \x20   print(found['DesiredCapacity'], ','.join(sorted(i['LifecycleState'] for i in found['Instances'])))\n",
+        &[&booting, &booted],
+    );
+    assert_eq!(
+        after,
+        "3 Pending,Pending,Pending\n3 InService,InService,InService"
+    );
 }
