@@ -1,4 +1,4 @@
-"""Instances that take time to boot, which moto's do not: groups tagged `workpool:emulator:boot-seconds`.
+"""Instances that boot, which moto's do not: groups tagged `workpool:emulator:boot-seconds`.
 
 moto 5.2.5 puts every instance it launches `InService` at once. Real Auto Scaling launches an
 instance into `Pending` and moves it to `InService` once it has booted (and passed any launch
@@ -14,7 +14,12 @@ shows either end to end. So this module makes:
   or tagged (`ValidationError` naming the tag), as AWS refuses a bad parameter;
 - a booting instance count toward the group's capacity, as in AWS: raising the desired capacity
   launches only the difference from the instances in service *and* booting (moto counted those in
-  service only, and would launch a second instance for each one booting).
+  service only, and would launch a second instance for each one booting);
+- `SetInstanceProtection` refuse an instance that is not `InService`, `EnteringStandby` or
+  `Standby` (a booting one), with AWS's `ValidationError` ("The instance i-… is not in InService
+  or EnteringStandby or Standby."), changing no instance of the call; moto set it on any. The
+  sidecar asks for protection as soon as a job starts, which can be before its instance is in
+  service (crates/workpool-sidecar/src/protection_task.rs retries).
 
 A lifecycle state set explicitly afterwards (`EnterStandby`, `ExitStandby`) is read as set.
 """
@@ -31,11 +36,14 @@ BOOT_TAG = "workpool:emulator:boot-seconds"
 # The states that count toward a group's capacity (moto's "active" instances).
 COUNTED_STATES = ("InService", "Pending")
 
+# The states in which `SetInstanceProtection` accepts an instance.
+PROTECTABLE_STATES = ("InService", "EnteringStandby", "Standby")
+
 _applied = False
 
 
 def boot_seconds(tags) -> float:
-    """The boot time a group's `tags` ask for, 0 without the tag; ValidationError for a bad value."""
+    """The boot time a group's `tags` ask for (0 without the tag); ValidationError if bad."""
     for tag in tags or []:
         if tag.get("Key") == BOOT_TAG:
             value = tag.get("Value", "")
@@ -102,6 +110,21 @@ def _create_or_update_tags(original):
     return create_or_update_tags
 
 
+def _set_instance_protection(original):
+    def set_instance_protection(self, group_name, instance_ids, protected_from_scale_in):
+        group = self.autoscaling_groups.get(group_name)
+        for state in group.instance_states if group is not None else []:
+            wanted = state.instance.id in instance_ids
+            if wanted and state.lifecycle_state not in PROTECTABLE_STATES:
+                raise ValidationError(
+                    f"The instance {state.instance.id} is not in InService or EnteringStandby or"
+                    " Standby."
+                )
+        return original(self, group_name, instance_ids, protected_from_scale_in)
+
+    return set_instance_protection
+
+
 def apply() -> None:
     """Patches moto's Auto Scaling model in this process (once)."""
     global _applied
@@ -115,4 +138,5 @@ def apply() -> None:
         backend.create_auto_scaling_group
     )
     backend.create_or_update_tags = _create_or_update_tags(backend.create_or_update_tags)
+    backend.set_instance_protection = _set_instance_protection(backend.set_instance_protection)
     _applied = True

@@ -86,6 +86,33 @@ class InstanceBootTest(AutoScalingTestCase):
         # Kept in the capacity, the instance on standby is replaced by one that boots, as in AWS.
         self.assertEqual(self.states("booting"), ["Pending", "Standby"])
 
+    def instance_ids(self, name):
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        return [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]]
+
+    def protected(self, name):
+        group = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[name])
+        return [i["ProtectedFromScaleIn"] for i in group["AutoScalingGroups"][0]["Instances"]]
+
+    def test_a_booting_instance_cannot_be_protected_until_it_is_in_service(self):
+        self.create("booting", 2, boot=str(BOOT))
+        ids = self.instance_ids("booting")
+        with self.assertRaises(ClientError) as refused:
+            self.autoscaling.set_instance_protection(
+                AutoScalingGroupName="booting", InstanceIds=ids, ProtectedFromScaleIn=True
+            )
+        self.assertEqual(refused.exception.response["Error"]["Code"], "ValidationError")
+        self.assertIn(
+            f"The instance {ids[0]} is not in InService or EnteringStandby or Standby.",
+            str(refused.exception),
+        )
+        self.assertEqual(self.protected("booting"), [False, False])
+        time.sleep(BOOT + 0.2)
+        self.autoscaling.set_instance_protection(
+            AutoScalingGroupName="booting", InstanceIds=ids, ProtectedFromScaleIn=True
+        )
+        self.assertEqual(self.protected("booting"), [True, True])
+
     def test_a_bad_boot_time_is_refused_naming_the_tag(self):
         for bad in ("soon", "-1", "inf", "nan"):
             with self.subTest(value=bad):

@@ -1,7 +1,7 @@
 //! The Auto Scaling integration end to end: a real Auto Scaling group on the emulator, a local server
 //! standing in for instance metadata, a real local app. Scale-in protection follows the busy slots;
 //! a termination drains, heartbeats and completes the lifecycle action; a Spot notice releases the
-//! in-flight messages.
+//! in-flight messages; protection refused while the instance boots is asked for again.
 
 mod support;
 
@@ -175,6 +175,75 @@ async fn protection_follows_busy_slots_and_termination_drains_then_completes() {
         tokio::time::Instant::now() >= job_done,
         "completed only after the running job finished"
     );
+}
+
+/// A job can start before the sidecar's instance is in service: the emulator keeps a tagged
+/// group's instance `Pending` while it boots, and refuses to protect it then, as AWS does ("is not
+/// in InService or EnteringStandby or Standby"). The job runs and is deleted all the same, and
+/// protection is asked for again until the instance is in service, while the job still runs; once
+/// idle, protection goes off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protection_refused_while_the_instance_boots_is_asked_again_until_it_is_in_service() {
+    // The boot outlasts the sidecar's start and first receive on a busy machine; the job outlasts
+    // the boot plus the 5 s between protection requests.
+    let boot = Duration::from_secs(8);
+    let job = Duration::from_secs(20);
+    let aws = support::aws_config().await;
+    let sqs = aws_sdk_sqs::Client::new(&aws);
+    let group = Group::create_booting(&aws, "sidecar-boot", boot).await;
+    let queue_url = support::create_queue(&sqs, "sidecar-boot", Duration::from_secs(60)).await;
+    let imds = FakeImds::start(&group.instance_id).await;
+    let app = App::start(move |_, _| Reply::Status {
+        status: 200,
+        headers: Vec::new(),
+        after: job,
+    })
+    .await;
+    let (stop, task, _status) = start(config(&queue_url, &app, &imds)).await;
+
+    support::send_all(&sqs, &queue_url, &["early".to_owned()]).await;
+    support::eventually("the app got the job", Duration::from_secs(20), || async {
+        app.count() >= 1
+    })
+    .await;
+    let started = app.received()[0].at;
+    assert_eq!(group.lifecycle_state().await, "Pending");
+    assert!(
+        !group.protected().await,
+        "a booting instance is not protected"
+    );
+
+    support::eventually(
+        "protected once in service",
+        boot + Duration::from_secs(8),
+        || group.protected(),
+    )
+    .await;
+    assert_eq!(group.lifecycle_state().await, "InService");
+    assert!(
+        started.elapsed() < job,
+        "protected while the job still ran ({:?} after it started)",
+        started.elapsed()
+    );
+    support::eventually(
+        "the job is deleted",
+        job + Duration::from_secs(10),
+        || async { support::queue_counts(&sqs, &queue_url).await == (0, 0) },
+    )
+    .await;
+    support::eventually("unprotected when idle", Duration::from_secs(5), || async {
+        !group.protected().await
+    })
+    .await;
+
+    drop(stop);
+    let report = tokio::time::timeout(Duration::from_secs(30), task)
+        .await
+        .expect("the sidecar stops")
+        .expect("the sidecar task");
+    assert_eq!(report.summary.received, 1);
+    assert_eq!(report.summary.succeeded, 1);
+    assert_eq!(report.summary.deleted, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

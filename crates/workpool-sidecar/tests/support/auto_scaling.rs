@@ -1,6 +1,9 @@
 //! An Auto Scaling group with one instance on the emulator, and the emulator's record of lifecycle
 //! action calls.
 
+use std::time::Duration;
+
+use aws_sdk_autoscaling::types::Tag;
 use aws_sdk_autoscaling::Client;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::Client as HttpClient;
@@ -17,6 +20,17 @@ pub struct Group {
 impl Group {
     /// Creates a launch configuration, a group of one in us-east-1a, and a hook on termination.
     pub async fn create(config: &aws_config::SdkConfig, prefix: &str) -> Self {
+        Self::create_booting(config, prefix, Duration::ZERO).await
+    }
+
+    /// [`Group::create`], its instance booting (`Pending`) for `boot` after its launch: the
+    /// emulator keeps a group tagged `workpool:emulator:boot-seconds` so
+    /// (scripts/emulator.d/instance_boot.py).
+    pub async fn create_booting(
+        config: &aws_config::SdkConfig,
+        prefix: &str,
+        boot: Duration,
+    ) -> Self {
         let client = Client::new(config);
         let name = super::unique_name(prefix);
         let launch = format!("{name}-launch");
@@ -28,8 +42,19 @@ impl Group {
             .send()
             .await
             .expect("CreateLaunchConfiguration");
-        client
-            .create_auto_scaling_group()
+        let mut create = client.create_auto_scaling_group();
+        if !boot.is_zero() {
+            create = create.tags(
+                Tag::builder()
+                    .resource_id(&name)
+                    .resource_type("auto-scaling-group")
+                    .key("workpool:emulator:boot-seconds")
+                    .value(boot.as_secs_f64().to_string())
+                    .propagate_at_launch(false)
+                    .build(),
+            );
+        }
+        create
             .auto_scaling_group_name(&name)
             .launch_configuration_name(&launch)
             .min_size(0)
@@ -67,8 +92,8 @@ impl Group {
         }
     }
 
-    /// The instance's `ProtectedFromScaleIn`, as `DescribeAutoScalingInstances` reports it.
-    pub async fn protected(&self) -> bool {
+    /// The instance as `DescribeAutoScalingInstances` reports it.
+    async fn describe_instance(&self) -> aws_sdk_autoscaling::types::AutoScalingInstanceDetails {
         let output = self
             .client
             .describe_auto_scaling_instances()
@@ -76,9 +101,24 @@ impl Group {
             .send()
             .await
             .expect("DescribeAutoScalingInstances");
-        output.auto_scaling_instances()[0]
+        output.auto_scaling_instances()[0].clone()
+    }
+
+    /// The instance's `ProtectedFromScaleIn`.
+    pub async fn protected(&self) -> bool {
+        self.describe_instance()
+            .await
             .protected_from_scale_in()
             .expect("ProtectedFromScaleIn")
+    }
+
+    /// The instance's `LifecycleState` (`Pending`, `InService`, ...).
+    pub async fn lifecycle_state(&self) -> String {
+        self.describe_instance()
+            .await
+            .lifecycle_state()
+            .expect("LifecycleState")
+            .to_owned()
     }
 
     /// The lifecycle action calls the emulator recorded for this group, oldest first.
