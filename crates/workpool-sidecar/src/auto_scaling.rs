@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::error::DisplayErrorContext;
+use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
 use aws_sdk_autoscaling::Client;
 
 use crate::error::Error;
@@ -36,7 +36,8 @@ pub trait AutoScalingApi: Send + Sync + 'static {
         group: &str,
     ) -> impl Future<Output = Result<Option<String>, Error>> + Send;
 
-    /// Turns scale-in protection of `instance_id` on or off (`SetInstanceProtection`).
+    /// Turns scale-in protection of `instance_id` on or off (`SetInstanceProtection`);
+    /// [`Error::NotInService`] when Auto Scaling refuses because the instance is not in service yet.
     fn set_protection(
         &self,
         group: &str,
@@ -67,6 +68,13 @@ impl AwsAutoScaling {
             client: Client::new(config),
         }
     }
+}
+
+/// Whether an Auto Scaling error is its refusal of an instance that is not in service yet, as
+/// `SetInstanceProtection` words it: `ValidationError`, "The instance i-… is not in InService or
+/// EnteringStandby or Standby."
+fn refuses_not_in_service(code: Option<&str>, message: Option<&str>) -> bool {
+    code == Some("ValidationError") && message.is_some_and(|m| m.contains("is not in InService"))
 }
 
 fn failed<E: std::error::Error + 'static>(operation: &'static str, error: E) -> Error {
@@ -124,7 +132,15 @@ impl AutoScalingApi for AwsAutoScaling {
             .protected_from_scale_in(protected)
             .send()
             .await
-            .map_err(|error| failed("SetInstanceProtection", error))?;
+            .map_err(|error| {
+                if refuses_not_in_service(error.code(), error.message()) {
+                    Error::NotInService {
+                        instance_id: instance_id.to_owned(),
+                    }
+                } else {
+                    failed("SetInstanceProtection", error)
+                }
+            })?;
         Ok(())
     }
 
@@ -151,5 +167,25 @@ impl AutoScalingApi for AwsAutoScaling {
             .await
             .map_err(|error| failed("CompleteLifecycleAction", error))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_not_in_service;
+
+    #[test]
+    fn only_the_not_in_service_refusal_is_read_as_one() {
+        let refusal = "The instance i-0abc is not in InService or EnteringStandby or Standby.";
+        assert!(refuses_not_in_service(
+            Some("ValidationError"),
+            Some(refusal)
+        ));
+        assert!(!refuses_not_in_service(
+            Some("ValidationError"),
+            Some("The instance ID or group name is invalid")
+        ));
+        assert!(!refuses_not_in_service(Some("Throttling"), Some(refusal)));
+        assert!(!refuses_not_in_service(None, None));
     }
 }

@@ -88,6 +88,14 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// Auto Scaling refused to protect the instance from scale-in because it is not in service yet:
+    /// still booting, or held in `Pending:Wait` by a launch lifecycle hook. Expected at boot;
+    /// protection is asked for again until the instance is in service.
+    #[error("instance {instance_id} is not in service yet, so Auto Scaling cannot protect it from scale-in")]
+    NotInService {
+        /// The instance.
+        instance_id: String,
+    },
     /// An Auto Scaling request failed.
     #[error("Auto Scaling {operation} failed: {reason}")]
     AutoScaling {

@@ -11,7 +11,9 @@ use support::app::{App, Reply};
 use support::auto_scaling::Group;
 use support::fake_imds::FakeImds;
 use tokio::sync::oneshot;
-use workpool_sidecar::{AutoScalingMode, Ending, Report, Sidecar, SidecarConfig};
+use workpool_sidecar::{
+    AutoScalingApi, AutoScalingMode, AwsAutoScaling, Ending, Error, Report, Sidecar, SidecarConfig,
+};
 
 const TARGET_LIFECYCLE_STATE: &str = "/latest/meta-data/autoscaling/target-lifecycle-state";
 const SPOT_INSTANCE_ACTION: &str = "/latest/meta-data/spot/instance-action";
@@ -179,9 +181,9 @@ async fn protection_follows_busy_slots_and_termination_drains_then_completes() {
 
 /// A job can start before the sidecar's instance is in service: the emulator keeps a tagged
 /// group's instance `Pending` while it boots, and refuses to protect it then, as AWS does ("is not
-/// in InService or EnteringStandby or Standby"). The job runs and is deleted all the same, and
-/// protection is asked for again until the instance is in service, while the job still runs; once
-/// idle, protection goes off.
+/// in InService or EnteringStandby or Standby"), which the sidecar reads as
+/// `Error::NotInService`. The job runs and is deleted all the same, and protection is asked for
+/// again until the instance is in service, while the job still runs; once idle, it goes off.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn protection_refused_while_the_instance_boots_is_asked_again_until_it_is_in_service() {
     // The boot outlasts the sidecar's start and first receive on a busy machine; the job outlasts
@@ -211,6 +213,14 @@ async fn protection_refused_while_the_instance_boots_is_asked_again_until_it_is_
     assert!(
         !group.protected().await,
         "a booting instance is not protected"
+    );
+    // The refusal reaches the sidecar as the expected wait it is, not as a failure.
+    let refused = AwsAutoScaling::new(&aws)
+        .set_protection(&group.name, &group.instance_id, true)
+        .await;
+    assert!(
+        matches!(&refused, Err(Error::NotInService { instance_id }) if *instance_id == group.instance_id),
+        "{refused:?}"
     );
 
     support::eventually(
