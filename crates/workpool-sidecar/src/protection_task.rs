@@ -42,8 +42,9 @@ pub async fn keep_scale_in_protection<A: AutoScalingApi>(
                     if !waiting_for_service {
                         tracing::info!(
                             %instance_id,
-                            "the instance is not in service yet, so it cannot be protected from \
-                             scale-in; asking again every {}s until it is",
+                            protected,
+                            "the instance is not in service yet, so its scale-in protection \
+                             cannot be set; asking again every {}s until it is",
                             RETRY_AFTER_FAILURE.as_secs()
                         );
                     }
