@@ -224,6 +224,33 @@ fn simulate_names_the_bad_trace_row() {
 }
 
 #[test]
+fn simulate_names_every_bad_trace_row_at_once_and_writes_no_chart() {
+    let trace = temp_file(
+        "several-bad.csv",
+        "second,arrivals\n0,2\n5,two\nsix,1\n7,1\n3,1\n",
+    );
+    let chart = trace.with_extension("svg");
+    let output = workpool(&[
+        "simulate",
+        "--trace",
+        trace.to_str().expect("utf-8 path"),
+        "--chart",
+        chart.to_str().expect("utf-8 path"),
+    ]);
+    assert_refused(&output);
+    let text = stderr(&output);
+    assert!(text.contains("the trace has 3 bad row(s):"), "{text}");
+    for row in [
+        "trace line 3, column `arrivals`: `two` is not a whole number of messages",
+        "trace line 4, column `second`: `six` is not a whole number of seconds",
+        "trace line 6, column `second`: 3 does not come after the previous row's 7",
+    ] {
+        assert!(text.contains(row), "{row} missing from: {text}");
+    }
+    assert!(!chart.exists(), "a chart was written for a bad trace");
+}
+
+#[test]
 fn simulate_reports_and_writes_the_chart() {
     let trace = temp_file("small.csv", "second,arrivals\n0,8\n30,8\n60,8\n");
     let chart = trace.with_extension("svg");

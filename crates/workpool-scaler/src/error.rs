@@ -3,19 +3,17 @@
 use std::path::PathBuf;
 
 use crate::policy::PolicyProblem;
+use crate::simulate::TraceRowProblem;
 
 /// Everything that can go wrong in workpool-scaler.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A row of an arrival trace could not be read.
-    #[error("trace line {line}, column `{column}`: {message}")]
-    TraceRow {
-        /// The line number, counting from 1.
-        line: usize,
-        /// The column's name (`second` or `arrivals`).
-        column: &'static str,
-        /// What is wrong with it.
-        message: String,
+    /// Rows of an arrival trace could not be read; every bad row is listed, in order (the display
+    /// shows the first 20).
+    #[error("{}", list_rows(problems))]
+    TraceRows {
+        /// Each bad row: its line, column and what is wrong.
+        problems: Vec<TraceRowProblem>,
     },
     /// An arrival trace file could not be read.
     #[error("cannot read the trace {path}: {source}")]
@@ -73,4 +71,21 @@ fn join(problems: &[PolicyProblem]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// The most bad trace rows an error's message shows; the rest are counted.
+const SHOWN_ROWS: usize = 20;
+
+fn list_rows(problems: &[TraceRowProblem]) -> String {
+    if let [only] = problems {
+        return only.to_string();
+    }
+    let mut text = format!("the trace has {} bad row(s):", problems.len());
+    for problem in problems.iter().take(SHOWN_ROWS) {
+        text.push_str(&format!("\n  - {problem}"));
+    }
+    if problems.len() > SHOWN_ROWS {
+        text.push_str(&format!("\n  … and {} more", problems.len() - SHOWN_ROWS));
+    }
+    text
 }

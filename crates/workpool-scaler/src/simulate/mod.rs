@@ -19,4 +19,4 @@ pub use chart::render_svg;
 pub use model::{JobTimeDistribution, Simulation};
 pub use reactive::{best_fixed_fleet, FixedFleet, ReactiveModel};
 pub use report::{Sample, SimulationReport};
-pub use trace::Trace;
+pub use trace::{Trace, TraceRowProblem};
