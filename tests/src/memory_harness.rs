@@ -1,6 +1,6 @@
 //! [`MemoryHarness`]: the conformance suite's backend for [`MemoryQueue`].
 
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool_sqs::OutgoingMessage;
 
 use crate::conformance::{HarnessQueue, KnownDifference, QueueHarness, QueueSettings};
@@ -47,20 +47,7 @@ impl QueueHarness for MemoryHarness {
     }
 
     async fn send(&self, queue: &MemoryQueue, message: OutgoingMessage) -> String {
-        let mut request = SendRequest::new(message.body());
-        if let Some(group_id) = message.get_group_id() {
-            request = request.group_id(group_id);
-        }
-        if let Some(deduplication_id) = message.get_deduplication_id() {
-            request = request.deduplication_id(deduplication_id);
-        }
-        if let Some(delay) = message.get_delay() {
-            request = request.delay(delay);
-        }
-        for (name, attribute) in message.attributes() {
-            request = request.attribute(name.clone(), attribute.clone());
-        }
-        match queue.send(request) {
+        match queue.send(message) {
             Ok(receipt) => receipt.message_id,
             Err(error) => panic!("send to {} failed: {error}", queue.name()),
         }

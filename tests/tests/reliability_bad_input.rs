@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use tower::service_fn;
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool::{AttributeValue, BoxError, Consumer, FailurePolicy, Json, Message, Sns, Summary};
 use workpool_sqs::{
     Error, OutgoingMessage, Producer, SqsSource, DEFAULT_MAX_MESSAGE_BYTES as MAX_MESSAGE_BYTES,
@@ -489,7 +489,7 @@ async fn what_sqs_refuses_at_send_is_refused_with_an_error_naming_the_problem() 
 
     // The in-process queue refuses an empty body the same way.
     let memory = MemoryQueue::new(QueueConfig::standard("jobs")).expect("a memory queue");
-    let error = memory.send(SendRequest::new("")).unwrap_err();
+    let error = memory.send(OutgoingMessage::new("")).unwrap_err();
     assert!(
         matches!(error, workpool::Error::InvalidMessage { .. }),
         "{error:?}"

@@ -15,6 +15,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+use workpool::OutgoingMessage;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -22,7 +23,7 @@ use hyper::body::Incoming;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool::{BoxError, Consumer, Message, Outcome};
 use workpool_sidecar::{HttpHandoff, HttpHandoffConfig};
 
@@ -139,7 +140,7 @@ fn main() {
                 while batches < sent / 10 {
                     if producer_queue.len() < 5_000 {
                         let requests =
-                            (0..10).map(|n| SendRequest::new(format!("{{\"job\":{n}}}"))).collect();
+                            (0..10).map(|n| OutgoingMessage::new(format!("{{\"job\":{n}}}"))).collect();
                         producer_queue.send_batch(requests).unwrap();
                         batches += 1;
                     } else {

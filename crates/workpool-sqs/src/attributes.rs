@@ -30,15 +30,6 @@ pub(crate) fn from_sdk(value: &MessageAttributeValue) -> MessageAttribute {
     MessageAttribute { data_type, value }
 }
 
-/// The bytes an attribute counts toward SQS's message size limit: name, data type and value.
-pub(crate) fn size(name: &str, attribute: &MessageAttribute) -> usize {
-    let value = match &attribute.value {
-        AttributeValue::Text(text) => text.len(),
-        AttributeValue::Binary(bytes) => bytes.len(),
-    };
-    name.len() + attribute.data_type.len() + value
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,10 +48,5 @@ mod tests {
             let sdk = to_sdk(&attribute).unwrap();
             assert_eq!(from_sdk(&sdk), attribute);
         }
-    }
-
-    #[test]
-    fn size_counts_name_type_and_value() {
-        assert_eq!(size("key", &MessageAttribute::string("value")), 3 + 6 + 5);
     }
 }

@@ -32,17 +32,18 @@
 mod attributes;
 mod config;
 mod error;
-mod outgoing;
 mod producer;
 mod queue_url;
 mod source;
 
 pub use config::{aws_config_for, EMULATOR_DEFAULT_REGION};
 pub use error::Error;
-pub use outgoing::OutgoingMessage;
 pub use producer::{
     Producer, SendFailure, SendReport, SentMessage, DEFAULT_MAX_MESSAGE_BYTES, MAX_DELAY,
     SQS_MAX_MESSAGE_BYTES,
 };
 pub use queue_url::QueueUrl;
 pub use source::SqsSource;
+/// The message [`Producer`] sends: workpool's own, so one value serves this crate and the
+/// in-memory queue alike.
+pub use workpool::OutgoingMessage;

@@ -5,13 +5,14 @@
 //! Run with: `cargo bench -p workpool --bench consumer` (set `WORKPOOL_BENCH_MESSAGES` to change the count).
 
 use std::time::{Duration, Instant};
+use workpool::OutgoingMessage;
 
 // A production binary would pick a fast allocator too; glibc malloc costs ~25 % of this run.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use tower::service_fn;
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool::{BoxError, Consumer, Message};
 
 fn resident_kib() -> u64 {
@@ -83,7 +84,7 @@ fn main() {
 
 /// Sends `count` (at most ten) messages in one batch.
 fn send(queue: &MemoryQueue, count: u64) {
-    let requests = (0..count).map(|_| SendRequest::new("x")).collect();
+    let requests = (0..count).map(|_| OutgoingMessage::new("x")).collect();
     queue.send_batch(requests).unwrap();
 }
 

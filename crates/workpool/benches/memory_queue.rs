@@ -5,8 +5,9 @@
 //! Run: `cargo bench -p workpool --bench memory_queue`
 
 use std::time::{Duration, Instant};
+use workpool::OutgoingMessage;
 
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool::{ReceiveRequest, Source};
 
 const MESSAGES: usize = 1_000_000;
@@ -29,14 +30,14 @@ fn main() -> Result<(), workpool::Error> {
 
         let started = Instant::now();
         for _ in 0..MESSAGES {
-            queue.send(SendRequest::new(BODY))?;
+            queue.send(OutgoingMessage::new(BODY))?;
         }
         report("send (one at a time)", started.elapsed());
         drain(&queue).await?;
 
         let started = Instant::now();
         for _ in 0..MESSAGES / BATCH {
-            let batch = (0..BATCH).map(|_| SendRequest::new(BODY)).collect();
+            let batch = (0..BATCH).map(|_| OutgoingMessage::new(BODY)).collect();
             for receipt in queue.send_batch(batch)? {
                 receipt?;
             }

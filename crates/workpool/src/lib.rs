@@ -11,8 +11,8 @@
 //! ```
 //! use std::time::Duration;
 //! use tower::service_fn;
-//! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
-//! use workpool::{BoxError, Consumer, Json, Message};
+//! use workpool::memory::{MemoryQueue, QueueConfig};
+//! use workpool::{BoxError, Consumer, Json, Message, OutgoingMessage};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Resize { width: u32 }
@@ -24,7 +24,7 @@
 //!
 //! # #[tokio::main] async fn main() -> Result<(), workpool::Error> {
 //! let queue = MemoryQueue::new(QueueConfig::standard("jobs"))?;
-//! queue.send(SendRequest::new(r#"{"width": 640}"#))?;
+//! queue.send(OutgoingMessage::new(r#"{"width": 640}"#))?;
 //!
 //! let drained = queue.clone();
 //! let summary = Consumer::new(queue)
@@ -49,6 +49,7 @@ pub mod memory;
 mod message;
 pub mod metric_names;
 mod outcome;
+mod outgoing_message;
 mod shutdown;
 mod source;
 
@@ -58,6 +59,7 @@ pub use error::Error;
 pub use failure_policy::FailurePolicy;
 pub use message::{Message, Metadata};
 pub use outcome::{BoxError, Discard, Outcome, Retry};
+pub use outgoing_message::OutgoingMessage;
 pub use shutdown::shutdown_signal;
 pub use source::{
     AttributeValue, BatchOutcome, EntryFailure, MessageAttribute, QueueAttributes, RawMessage,

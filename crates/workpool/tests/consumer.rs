@@ -5,10 +5,11 @@ use std::future::IntoFuture;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use workpool::OutgoingMessage;
 
 use tokio::time::Instant;
 use tower::service_fn;
-use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
+use workpool::memory::{MemoryQueue, QueueConfig};
 use workpool::{
     BoxError, Consumer, Discard, FailurePolicy, Json, Message, ReceiveRequest, Retry, Source,
     Summary,
@@ -20,7 +21,9 @@ fn queue(config: QueueConfig) -> MemoryQueue {
 
 fn send_n(queue: &MemoryQueue, n: usize) {
     for i in 0..n {
-        queue.send(SendRequest::new(format!("{i}"))).expect("send");
+        queue
+            .send(OutgoingMessage::new(format!("{i}")))
+            .expect("send");
     }
 }
 
@@ -191,7 +194,7 @@ async fn fifo_groups_run_in_order_one_at_a_time() {
     let jobs = queue(QueueConfig::fifo("orders.fifo").content_based_deduplication(true));
     for i in 0..30 {
         let group = ["a", "b", "c"][i % 3];
-        jobs.send(SendRequest::new(format!("{group}-{i}")).group_id(group))
+        jobs.send(OutgoingMessage::new(format!("{group}-{i}")).group_id(group))
             .unwrap();
     }
     let seen: Arc<Mutex<HashMap<String, Vec<usize>>>> = Arc::default();
@@ -237,7 +240,7 @@ async fn fifo_groups_run_in_order_one_at_a_time() {
 async fn a_fifo_failure_releases_the_rest_of_its_group_instead_of_running_it_out_of_order() {
     let jobs = queue(QueueConfig::fifo("fail.fifo").content_based_deduplication(true));
     for i in 0..5 {
-        jobs.send(SendRequest::new(format!("{i}")).group_id("g"))
+        jobs.send(OutgoingMessage::new(format!("{i}")).group_id("g"))
             .unwrap();
     }
     let order: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -342,8 +345,8 @@ async fn a_panicking_handler_does_not_stop_the_consumer() {
 async fn retry_and_discard_outcomes_do_what_they_say() {
     let jobs =
         queue(QueueConfig::standard("outcomes").visibility_timeout(Duration::from_secs(300)));
-    jobs.send(SendRequest::new("retry")).unwrap();
-    jobs.send(SendRequest::new("discard")).unwrap();
+    jobs.send(OutgoingMessage::new("retry")).unwrap();
+    jobs.send(OutgoingMessage::new("discard")).unwrap();
     let retried_at: Arc<Mutex<Vec<Instant>>> = Arc::default();
     let log = retried_at.clone();
     let summary = Consumer::new(jobs.clone())
@@ -394,7 +397,7 @@ async fn an_undecodable_body_is_a_failure_that_ends_in_the_dead_letter_queue() {
             .redrive(dlq.clone(), 2),
     );
     for body in ["not json", r#"{"width": 3}"#, r#"{"height": 720}"#] {
-        jobs.send(SendRequest::new(body)).unwrap();
+        jobs.send(OutgoingMessage::new(body)).unwrap();
     }
     let handled = Arc::new(AtomicU32::new(0));
     let counter = handled.clone();

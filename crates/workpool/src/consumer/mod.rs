@@ -19,8 +19,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
-//! use workpool::{BoxError, Consumer, Json, Message};
+//! use workpool::memory::{MemoryQueue, QueueConfig};
+//! use workpool::{BoxError, Consumer, Json, Message, OutgoingMessage};
 //!
 //! #[derive(serde::Deserialize)]
 //! struct Encode { height: u32 }
@@ -32,7 +32,7 @@
 //!
 //! # #[tokio::main] async fn main() -> Result<(), workpool::Error> {
 //! let queue = MemoryQueue::new(QueueConfig::standard("jobs"))?;
-//! queue.send(SendRequest::new(r#"{"height": 720}"#))?;
+//! queue.send(OutgoingMessage::new(r#"{"height": 720}"#))?;
 //! let idle = queue.clone();
 //! let summary = Consumer::new(queue)
 //!     .concurrency(32)

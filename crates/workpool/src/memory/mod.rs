@@ -4,8 +4,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use workpool::memory::{MemoryQueue, QueueConfig, SendRequest};
-//! use workpool::{MessageAttribute, ReceiveRequest, Source};
+//! use workpool::memory::{MemoryQueue, QueueConfig};
+//! use workpool::{MessageAttribute, OutgoingMessage, ReceiveRequest, Source};
 //!
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), workpool::Error> {
 //! let dead_letters = MemoryQueue::new(QueueConfig::fifo("jobs-dlq.fifo"))?;
@@ -16,7 +16,7 @@
 //!         .content_based_deduplication(true),
 //! )?;
 //! let receipt = queue.send(
-//!     SendRequest::new("encode video 7")
+//!     OutgoingMessage::new("encode video 7")
 //!         .group_id("customer-1")
 //!         .attribute("priority", MessageAttribute::number(3)),
 //! )?;
@@ -37,15 +37,13 @@ mod identifiers;
 mod queue;
 mod queue_state;
 mod receipt_handle;
-mod send_request;
+mod sending;
 mod stored_message;
 
 pub use config::{QueueConfig, MAX_DELAY, MAX_QUEUE_NAME_LENGTH, MAX_RECEIVE_COUNT_LIMIT};
 pub use deduplication::DEDUPLICATION_WINDOW;
 pub use queue::MemoryQueue;
-pub use send_request::{
-    SendReceipt, SendRequest, MAX_ID_LENGTH, MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE,
-};
+pub use sending::{SendReceipt, MAX_ID_LENGTH, MAX_MESSAGE_ATTRIBUTES, MAX_MESSAGE_SIZE};
 
 #[cfg(test)]
 mod no_loss_proptest;

@@ -2,13 +2,14 @@
 //! visibility changes and passing time, no message is lost or duplicated. Every sent message ends
 //! deleted or in the dead-letter queue, exactly once, and none is delivered while still in flight.
 
+use crate::OutgoingMessage;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use proptest::prelude::*;
 use tokio::time::Instant;
 
-use super::{MemoryQueue, QueueConfig, SendRequest};
+use super::{MemoryQueue, QueueConfig};
 use crate::{ReceiveRequest, Source, VisibilityChange};
 
 const MAX_RECEIVE_COUNT: u32 = 3;
@@ -76,7 +77,7 @@ async fn run(fifo: bool, operations: Vec<Operation>) -> Result<(), TestCaseError
         match operation {
             Operation::Send { group, delay_secs } => {
                 let mut request =
-                    SendRequest::new(format!("body {number}")).group_id(format!("g{group}"));
+                    OutgoingMessage::new(format!("body {number}")).group_id(format!("g{group}"));
                 if fifo {
                     request = request.deduplication_id(format!("d{number}"));
                 } else {

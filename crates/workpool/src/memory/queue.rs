@@ -11,11 +11,11 @@ use super::config::{QueueConfig, Settings};
 use super::deduplication::content_deduplication_id;
 use super::identifiers::MessageIds;
 use super::queue_state::{Outgoing, QueueState};
-use super::send_request::{SendReceipt, SendRequest, MAX_MESSAGE_SIZE};
+use super::sending::{SendReceipt, MAX_MESSAGE_SIZE};
 use super::stored_message::StoredMessage;
 use crate::{
-    BatchOutcome, Error, QueueAttributes, RawMessage, ReceiveRequest, Source, VisibilityChange,
-    MAX_BATCH, MAX_VISIBILITY, MAX_WAIT,
+    BatchOutcome, Error, OutgoingMessage, QueueAttributes, RawMessage, ReceiveRequest, Source,
+    VisibilityChange, MAX_BATCH, MAX_VISIBILITY, MAX_WAIT,
 };
 
 /// An in-process queue with Amazon SQS's semantics, for development, tests and the demo.
@@ -115,7 +115,7 @@ impl MemoryQueue {
     /// group id (or without a deduplication id when content-based deduplication is off), a
     /// per-message delay on a FIFO queue, a delay over 15 minutes, a deduplication id on a standard
     /// queue.
-    pub fn send(&self, request: SendRequest) -> Result<SendReceipt, Error> {
+    pub fn send(&self, request: OutgoingMessage) -> Result<SendReceipt, Error> {
         let outgoing = self.prepare(request)?;
         let mut state = self.lock();
         let receipt = state.send(outgoing, Instant::now());
@@ -130,10 +130,10 @@ impl MemoryQueue {
     /// messages together exceed 256 KiB (SQS's `BatchRequestTooLong`).
     pub fn send_batch(
         &self,
-        requests: Vec<SendRequest>,
+        requests: Vec<OutgoingMessage>,
     ) -> Result<Vec<Result<SendReceipt, Error>>, Error> {
         self.check_batch_size(requests.len())?;
-        let total: usize = requests.iter().map(SendRequest::size).sum();
+        let total: usize = requests.iter().map(OutgoingMessage::size).sum();
         if total > MAX_MESSAGE_SIZE {
             return Err(Error::InvalidMessage {
                 queue: self.name().to_owned(),
@@ -171,7 +171,7 @@ impl MemoryQueue {
     }
 
     /// Checks a request and settles everything that needs no lock: id, delay, content hash.
-    fn prepare(&self, request: SendRequest) -> Result<Outgoing, Error> {
+    fn prepare(&self, request: OutgoingMessage) -> Result<Outgoing, Error> {
         let settings = &self.shared.settings;
         request.check(settings)?;
         let content_deduplication_id = (settings.content_based_deduplication

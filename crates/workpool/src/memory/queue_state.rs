@@ -18,9 +18,9 @@ use super::deduplication::{DeduplicationWindow, Original};
 use super::fifo_groups::FifoGroups;
 use super::identifiers::format_sequence_number;
 use super::receipt_handle::HandleTarget;
-use super::send_request::{SendReceipt, SendRequest};
+use super::sending::SendReceipt;
 use super::stored_message::{Phase, PhaseCounts, StoredMessage};
-use crate::{EntryFailure, QueueAttributes, RawMessage, MAX_VISIBILITY};
+use crate::{EntryFailure, OutgoingMessage, QueueAttributes, RawMessage, MAX_VISIBILITY};
 
 /// One storage slot.
 #[derive(Debug, Default)]
@@ -72,7 +72,7 @@ pub(super) struct Outgoing {
     /// The new message's id.
     pub message_id: String,
     /// The request, already checked.
-    pub request: SendRequest,
+    pub request: OutgoingMessage,
     /// The deduplication id from the body's hash, when the queue uses content-based deduplication and
     /// the request has none.
     pub content_deduplication_id: Option<String>,

@@ -1,10 +1,11 @@
 //! Behaviour tests of [`MemoryQueue`] through its public API, under paused time.
 
+use crate::OutgoingMessage;
 use std::time::Duration;
 
 use tokio::time::{advance, Instant};
 
-use super::{MemoryQueue, QueueConfig, SendRequest, DEDUPLICATION_WINDOW};
+use super::{MemoryQueue, QueueConfig, DEDUPLICATION_WINDOW};
 use crate::{
     Error, MessageAttribute, QueueAttributes, RawMessage, ReceiveRequest, Source, VisibilityChange,
     MAX_VISIBILITY,
@@ -64,7 +65,7 @@ fn codes(outcome: &crate::BatchOutcome) -> Vec<(usize, &str)> {
 async fn visibility_expiry_redelivers_with_a_higher_receive_count_and_a_new_handle() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(30 * SECOND)).unwrap();
-    let sent = queue.send(SendRequest::new("hello")).unwrap();
+    let sent = queue.send(OutgoingMessage::new("hello")).unwrap();
     let first = receive(&queue, 10).await;
     assert_eq!(first.len(), 1);
     assert_eq!(
@@ -89,7 +90,7 @@ async fn visibility_expiry_redelivers_with_a_higher_receive_count_and_a_new_hand
 #[tokio::test(start_paused = true)]
 async fn a_receive_may_set_its_own_visibility_timeout() {
     let queue = standard("jobs");
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     let request = ReceiveRequest::new(1, Duration::ZERO).with_visibility_timeout(5 * SECOND);
     assert_eq!(queue.receive(request).await.unwrap().len(), 1);
     advance(5 * SECOND).await;
@@ -100,7 +101,7 @@ async fn a_receive_may_set_its_own_visibility_timeout() {
 async fn delete_removes_the_message_for_good() {
     let queue = standard("jobs");
     queue
-        .send_batch(vec![SendRequest::new("a"), SendRequest::new("b")])
+        .send_batch(vec![OutgoingMessage::new("a"), OutgoingMessage::new("b")])
         .unwrap();
     let received = receive(&queue, 10).await;
     assert_eq!(bodies(&received), ["a", "b"]);
@@ -121,7 +122,7 @@ async fn delete_removes_the_message_for_good() {
 async fn a_bad_handle_fails_only_its_entry() {
     let queue = standard("jobs");
     for body in ["a", "b", "c"] {
-        queue.send(SendRequest::new(body)).unwrap();
+        queue.send(OutgoingMessage::new(body)).unwrap();
     }
     let received = receive(&queue, 10).await;
     let mut batch = handles(&received);
@@ -148,7 +149,7 @@ async fn a_bad_handle_fails_only_its_entry() {
 async fn a_stale_handle_is_accepted_by_delete_but_deletes_nothing() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(10 * SECOND)).unwrap();
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     let first = receive(&queue, 1).await;
     advance(10 * SECOND).await;
     let second = receive(&queue, 1).await;
@@ -171,7 +172,7 @@ async fn a_stale_handle_is_accepted_by_delete_but_deletes_nothing() {
 #[tokio::test(start_paused = true)]
 async fn the_latest_handle_deletes_a_message_visible_again() {
     let queue = MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(SECOND)).unwrap();
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     let received = receive(&queue, 1).await;
     advance(2 * SECOND).await;
     assert_eq!(counts(&queue), (1, 0, 0));
@@ -189,7 +190,7 @@ async fn change_visibility_extends_releases_and_refuses_what_sqs_refuses() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(10 * SECOND)).unwrap();
     queue
-        .send_batch(vec![SendRequest::new("a"), SendRequest::new("b")])
+        .send_batch(vec![OutgoingMessage::new("a"), OutgoingMessage::new("b")])
         .unwrap();
     let received = receive(&queue, 2).await;
     let (a, b) = (&received[0].receipt_handle, &received[1].receipt_handle);
@@ -224,7 +225,7 @@ async fn change_visibility_extends_releases_and_refuses_what_sqs_refuses() {
 #[tokio::test(start_paused = true)]
 async fn visibility_ends_at_most_twelve_hours_after_the_receive() {
     let queue = standard("jobs");
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     let handle = receive(&queue, 1).await.remove(0).receipt_handle;
     advance(Duration::from_secs(3600)).await;
     let too_far = queue
@@ -254,9 +255,9 @@ async fn redrive_moves_a_message_received_max_receive_count_times() {
         Some("jobs-dlq")
     );
     let sent = queue
-        .send(SendRequest::new("poison").attribute("kind", MessageAttribute::string("bad")))
+        .send(OutgoingMessage::new("poison").attribute("kind", MessageAttribute::string("bad")))
         .unwrap();
-    queue.send(SendRequest::new("fine")).unwrap();
+    queue.send(OutgoingMessage::new("fine")).unwrap();
     assert_eq!(receive(&queue, 10).await.len(), 2);
     advance(SECOND).await;
     let second = receive(&queue, 10).await;
@@ -285,12 +286,12 @@ async fn redrive_moves_a_message_received_max_receive_count_times() {
 #[tokio::test(start_paused = true)]
 async fn delays_hide_new_messages_and_are_counted() {
     let queue = MemoryQueue::new(QueueConfig::standard("jobs").delay(10 * SECOND)).unwrap();
-    queue.send(SendRequest::new("queue delay")).unwrap();
+    queue.send(OutgoingMessage::new("queue delay")).unwrap();
     queue
-        .send(SendRequest::new("own delay").delay(3 * SECOND))
+        .send(OutgoingMessage::new("own delay").delay(3 * SECOND))
         .unwrap();
     queue
-        .send(SendRequest::new("no delay").delay(Duration::ZERO))
+        .send(OutgoingMessage::new("no delay").delay(Duration::ZERO))
         .unwrap();
     assert_eq!(counts(&queue), (1, 0, 2));
     assert_eq!(bodies(&receive(&queue, 10).await), ["no delay"]);
@@ -307,7 +308,9 @@ async fn fifo_locks_a_group_while_a_message_is_in_flight_and_keeps_order() {
     let queue =
         MemoryQueue::new(QueueConfig::fifo("jobs.fifo").content_based_deduplication(true)).unwrap();
     for (group, body) in [("g1", "a"), ("g1", "b"), ("g2", "x"), ("g1", "c")] {
-        queue.send(SendRequest::new(body).group_id(group)).unwrap();
+        queue
+            .send(OutgoingMessage::new(body).group_id(group))
+            .unwrap();
     }
     let first = receive(&queue, 1).await;
     assert_eq!(bodies(&first), ["a"]);
@@ -338,7 +341,9 @@ async fn fifo_redelivers_a_group_in_order_after_its_timeout() {
     )
     .unwrap();
     for body in ["1", "2", "3"] {
-        queue.send(SendRequest::new(body).group_id("g")).unwrap();
+        queue
+            .send(OutgoingMessage::new(body).group_id("g"))
+            .unwrap();
     }
     let first = receive(&queue, 2).await;
     assert_eq!(bodies(&first), ["1", "2"]);
@@ -359,8 +364,8 @@ async fn fifo_changing_visibility_to_zero_unlocks_the_group() {
         MemoryQueue::new(QueueConfig::fifo("jobs.fifo").content_based_deduplication(true)).unwrap();
     queue
         .send_batch(vec![
-            SendRequest::new("1").group_id("g"),
-            SendRequest::new("2").group_id("g"),
+            OutgoingMessage::new("1").group_id("g"),
+            OutgoingMessage::new("2").group_id("g"),
         ])
         .unwrap();
     let first = receive(&queue, 10).await;
@@ -385,8 +390,8 @@ async fn fifo_redrive_keeps_the_group_and_lets_the_next_message_through() {
     .unwrap();
     queue
         .send_batch(vec![
-            SendRequest::new("1").group_id("g"),
-            SendRequest::new("2").group_id("g"),
+            OutgoingMessage::new("1").group_id("g"),
+            OutgoingMessage::new("2").group_id("g"),
         ])
         .unwrap();
     assert_eq!(bodies(&receive(&queue, 1).await), ["1"]);
@@ -405,11 +410,15 @@ async fn fifo_redrive_keeps_the_group_and_lets_the_next_message_through() {
 async fn fifo_deduplicates_within_five_minutes_only() {
     let queue = fifo("jobs.fifo");
     let original = queue
-        .send(SendRequest::new("a").group_id("g").deduplication_id("d1"))
+        .send(
+            OutgoingMessage::new("a")
+                .group_id("g")
+                .deduplication_id("d1"),
+        )
         .unwrap();
     let duplicate = queue
         .send(
-            SendRequest::new("other body")
+            OutgoingMessage::new("other body")
                 .group_id("h")
                 .deduplication_id("d1"),
         )
@@ -425,7 +434,11 @@ async fn fifo_deduplicates_within_five_minutes_only() {
     queue.delete_batch(&handles(&received)).await.unwrap();
     advance(DEDUPLICATION_WINDOW - SECOND).await;
     queue
-        .send(SendRequest::new("a").group_id("g").deduplication_id("d1"))
+        .send(
+            OutgoingMessage::new("a")
+                .group_id("g")
+                .deduplication_id("d1"),
+        )
         .unwrap();
     assert!(
         queue.is_empty(),
@@ -434,7 +447,11 @@ async fn fifo_deduplicates_within_five_minutes_only() {
 
     advance(SECOND).await;
     let later = queue
-        .send(SendRequest::new("a").group_id("g").deduplication_id("d1"))
+        .send(
+            OutgoingMessage::new("a")
+                .group_id("g")
+                .deduplication_id("d1"),
+        )
         .unwrap();
     assert_ne!(later.message_id, original.message_id);
     assert!(later.sequence_number > original.sequence_number);
@@ -445,12 +462,16 @@ async fn fifo_deduplicates_within_five_minutes_only() {
 async fn content_based_deduplication_hashes_the_body() {
     let queue =
         MemoryQueue::new(QueueConfig::fifo("jobs.fifo").content_based_deduplication(true)).unwrap();
-    let first = queue.send(SendRequest::new("same").group_id("g1")).unwrap();
-    let second = queue.send(SendRequest::new("same").group_id("g2")).unwrap();
+    let first = queue
+        .send(OutgoingMessage::new("same").group_id("g1"))
+        .unwrap();
+    let second = queue
+        .send(OutgoingMessage::new("same").group_id("g2"))
+        .unwrap();
     assert_eq!(first, second);
     let explicit = queue
         .send(
-            SendRequest::new("same")
+            OutgoingMessage::new("same")
                 .group_id("g1")
                 .deduplication_id("own"),
         )
@@ -460,7 +481,7 @@ async fn content_based_deduplication_hashes_the_body() {
         "an explicit id wins over the hash"
     );
     queue
-        .send(SendRequest::new("different").group_id("g1"))
+        .send(OutgoingMessage::new("different").group_id("g1"))
         .unwrap();
     assert_eq!(queue.len(), 3);
     let received = receive(&queue, 10).await;
@@ -469,7 +490,9 @@ async fn content_based_deduplication_hashes_the_body() {
         Some(64)
     );
     advance(DEDUPLICATION_WINDOW).await;
-    queue.send(SendRequest::new("same").group_id("g1")).unwrap();
+    queue
+        .send(OutgoingMessage::new("same").group_id("g1"))
+        .unwrap();
     assert_eq!(queue.len(), 4);
 }
 
@@ -481,9 +504,9 @@ async fn fifo_queue_delay_applies_in_order() {
             .delay(5 * SECOND),
     )
     .unwrap();
-    queue.send(SendRequest::new("1").group_id("g")).unwrap();
+    queue.send(OutgoingMessage::new("1").group_id("g")).unwrap();
     advance(SECOND).await;
-    queue.send(SendRequest::new("2").group_id("g")).unwrap();
+    queue.send(OutgoingMessage::new("2").group_id("g")).unwrap();
     assert_eq!(counts(&queue), (0, 0, 2));
     advance(4 * SECOND).await;
     assert_eq!(bodies(&receive(&queue, 10).await), ["1"]);
@@ -502,7 +525,7 @@ async fn a_long_poll_returns_as_soon_as_a_message_is_sent() {
         (messages, started.elapsed())
     });
     tokio::time::sleep(3 * SECOND).await;
-    queue.send(SendRequest::new("now")).unwrap();
+    queue.send(OutgoingMessage::new("now")).unwrap();
     let (messages, waited) = poll.await.unwrap();
     assert_eq!(bodies(&messages), ["now"]);
     assert_eq!(waited, 3 * SECOND);
@@ -525,7 +548,9 @@ async fn a_burst_wakes_as_many_long_polls_as_it_feeds() {
         .collect();
     tokio::time::sleep(SECOND).await;
     assert_eq!(queue.lock().waiting_receivers, 4);
-    let batch = (0..3).map(|i| SendRequest::new(format!("{i}"))).collect();
+    let batch = (0..3)
+        .map(|i| OutgoingMessage::new(format!("{i}")))
+        .collect();
     queue.send_batch(batch).unwrap();
     let mut results = Vec::new();
     for poll in polls {
@@ -548,7 +573,7 @@ async fn a_burst_wakes_as_many_long_polls_as_it_feeds() {
 async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(5 * SECOND)).unwrap();
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     receive(&queue, 1).await;
     let started = Instant::now();
     let again = queue
@@ -559,7 +584,7 @@ async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
     queue.delete_batch(&handles(&again)).await.unwrap();
 
     queue
-        .send(SendRequest::new("later").delay(7 * SECOND))
+        .send(OutgoingMessage::new("later").delay(7 * SECOND))
         .unwrap();
     let started = Instant::now();
     let delayed = queue
@@ -575,7 +600,7 @@ async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
 #[tokio::test(start_paused = true)]
 async fn a_long_poll_sees_a_shortened_visibility_timeout() {
     let queue = standard("jobs");
-    queue.send(SendRequest::new("m")).unwrap();
+    queue.send(OutgoingMessage::new("m")).unwrap();
     let handle = receive(&queue, 1).await.remove(0).receipt_handle;
     let poller = queue.clone();
     let started = Instant::now();
@@ -600,8 +625,8 @@ async fn a_fifo_long_poll_returns_when_a_delete_unlocks_the_group() {
         MemoryQueue::new(QueueConfig::fifo("jobs.fifo").content_based_deduplication(true)).unwrap();
     queue
         .send_batch(vec![
-            SendRequest::new("1").group_id("g"),
-            SendRequest::new("2").group_id("g"),
+            OutgoingMessage::new("1").group_id("g"),
+            OutgoingMessage::new("2").group_id("g"),
         ])
         .unwrap();
     let first = receive(&queue, 1).await;
@@ -645,10 +670,10 @@ async fn counts_are_exact_through_every_phase() {
     let queue =
         MemoryQueue::new(QueueConfig::standard("jobs").visibility_timeout(10 * SECOND)).unwrap();
     for i in 0..5 {
-        queue.send(SendRequest::new(format!("{i}"))).unwrap();
+        queue.send(OutgoingMessage::new(format!("{i}"))).unwrap();
     }
     queue
-        .send(SendRequest::new("d").delay(20 * SECOND))
+        .send(OutgoingMessage::new("d").delay(20 * SECOND))
         .unwrap();
     assert_eq!(counts(&queue), (5, 0, 1));
     let received = receive(&queue, 3).await;
@@ -672,7 +697,7 @@ async fn messages_carry_their_attributes_and_group() {
     let queue = standard("jobs");
     queue
         .send(
-            SendRequest::new("m")
+            OutgoingMessage::new("m")
                 .group_id("tenant-1")
                 .attribute("n", MessageAttribute::number(7))
                 .attribute("b", MessageAttribute::binary(vec![1_u8, 2])),
@@ -717,19 +742,23 @@ async fn bad_requests_are_errors_naming_the_queue() {
         queue.send_batch(Vec::new()),
         Err(Error::BatchSize { .. })
     ));
-    let too_many = (0..11).map(|i| SendRequest::new(format!("{i}"))).collect();
+    let too_many = (0..11)
+        .map(|i| OutgoingMessage::new(format!("{i}")))
+        .collect();
     assert!(names_queue(queue.send_batch(too_many).unwrap_err()));
     let too_big = (0..2)
-        .map(|_| SendRequest::new("x".repeat(200 * 1024)))
+        .map(|_| OutgoingMessage::new("x".repeat(200 * 1024)))
         .collect();
     assert!(matches!(
         queue.send_batch(too_big),
         Err(Error::InvalidMessage { .. })
     ));
-    assert!(names_queue(queue.send(SendRequest::new("")).unwrap_err()));
+    assert!(names_queue(
+        queue.send(OutgoingMessage::new("")).unwrap_err()
+    ));
 
     let mixed = queue
-        .send_batch(vec![SendRequest::new("ok"), SendRequest::new("")])
+        .send_batch(vec![OutgoingMessage::new("ok"), OutgoingMessage::new("")])
         .unwrap();
     assert!(mixed[0].is_ok() && mixed[1].is_err());
     assert_eq!(queue.len(), 1);
@@ -764,7 +793,7 @@ async fn bad_requests_are_errors_naming_the_queue() {
 
     let fifo_queue = fifo("jobs.fifo");
     let error = fifo_queue
-        .send(SendRequest::new("m").deduplication_id("d"))
+        .send(OutgoingMessage::new("m").deduplication_id("d"))
         .unwrap_err();
     assert!(
         error.to_string().contains("jobs.fifo") && error.to_string().contains("MessageGroupId")
@@ -778,7 +807,7 @@ async fn storage_stays_flat_over_many_messages() {
     let queue = standard("jobs");
     for round in 0..5_000 {
         let batch = (0..10)
-            .map(|i| SendRequest::new(format!("{round}-{i}")))
+            .map(|i| OutgoingMessage::new(format!("{round}-{i}")))
             .collect();
         queue.send_batch(batch).unwrap();
         let received = receive(&queue, 10).await;
@@ -803,7 +832,7 @@ async fn fifo_groups_are_forgotten_once_empty() {
         MemoryQueue::new(QueueConfig::fifo("jobs.fifo").content_based_deduplication(true)).unwrap();
     for i in 0..100 {
         queue
-            .send(SendRequest::new(format!("{i}")).group_id(format!("g{i}")))
+            .send(OutgoingMessage::new(format!("{i}")).group_id(format!("g{i}")))
             .unwrap();
     }
     while !queue.is_empty() {

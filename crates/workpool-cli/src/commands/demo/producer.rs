@@ -2,10 +2,11 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use workpool::OutgoingMessage;
 
 use anyhow::Context;
 use tokio::time::Instant;
-use workpool::memory::{MemoryQueue, SendRequest};
+use workpool::memory::MemoryQueue;
 use workpool::MAX_BATCH;
 
 use super::jobs::job_body;
@@ -26,7 +27,7 @@ pub async fn produce(
         while remaining > 0 {
             let batch = remaining.min(MAX_BATCH as u64);
             let requests = (next_job..next_job + batch)
-                .map(|job| SendRequest::new(job_body(job)))
+                .map(|job| OutgoingMessage::new(job_body(job)))
                 .collect();
             for result in queue.send_batch(requests)? {
                 result.context("the queue refused a demo job")?;

@@ -35,13 +35,14 @@ impl QueueDepth for MemoryQueueDepth {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use workpool::memory::{QueueConfig, SendRequest};
+    use workpool::memory::QueueConfig;
+    use workpool::OutgoingMessage;
 
     #[tokio::test]
     async fn reads_the_queue_counts() {
         let queue = MemoryQueue::new(QueueConfig::standard("jobs")).expect("valid");
-        queue.send(SendRequest::new("1")).expect("sent");
-        queue.send(SendRequest::new("2")).expect("sent");
+        queue.send(OutgoingMessage::new("1")).expect("sent");
+        queue.send(OutgoingMessage::new("2")).expect("sent");
         let depth = MemoryQueueDepth::new(queue);
         assert_eq!(depth.queue_name(), "jobs");
         let reading = depth.read().await.expect("readable");

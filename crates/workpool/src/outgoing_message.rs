@@ -1,18 +1,18 @@
-//! [`OutgoingMessage`]: a message to send, built with documented setters.
+//! [`OutgoingMessage`]: a message to send, built with documented setters; the one type both
+//! [`crate::memory::MemoryQueue::send`] and `workpool_sqs::Producer` take.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use workpool::MessageAttribute;
+use crate::{AttributeValue, MessageAttribute};
 
-use crate::attributes;
-
-/// A message for [`crate::Producer`] to send.
+/// A message to send: a body plus the optional settings of SQS's `SendMessage`. The in-memory
+/// queue checks it as SQS does when it is sent ([`crate::memory::MemoryQueue::send`]);
+/// `workpool_sqs::Producer` sends it to Amazon SQS.
 ///
 /// ```
 /// use std::time::Duration;
-/// use workpool::MessageAttribute;
-/// use workpool_sqs::OutgoingMessage;
+/// use workpool::{MessageAttribute, OutgoingMessage};
 ///
 /// let message = OutgoingMessage::new(r#"{"input":"a.mov"}"#)
 ///     .group_id("customer-7")
@@ -23,16 +23,16 @@ use crate::attributes;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutgoingMessage {
-    body: String,
-    group_id: Option<String>,
-    deduplication_id: Option<String>,
-    delay: Option<Duration>,
-    attributes: BTreeMap<String, MessageAttribute>,
+    pub(crate) body: String,
+    pub(crate) group_id: Option<String>,
+    pub(crate) deduplication_id: Option<String>,
+    pub(crate) delay: Option<Duration>,
+    pub(crate) attributes: BTreeMap<String, MessageAttribute>,
 }
 
 impl OutgoingMessage {
-    /// A message with this body; no group, no deduplication id, no delay (the queue's default
-    /// applies), no attributes.
+    /// A message with this body (SQS takes 1 byte to 256 KiB of XML-safe Unicode text); no group,
+    /// no deduplication id, no delay (the queue's default applies), no attributes.
     pub fn new(body: impl Into<String>) -> Self {
         Self {
             body: body.into(),
@@ -101,9 +101,18 @@ impl OutgoingMessage {
             + self
                 .attributes
                 .iter()
-                .map(|(name, value)| attributes::size(name, value))
+                .map(|(name, attribute)| attribute_size(name, attribute))
                 .sum::<usize>()
     }
+}
+
+/// The bytes an attribute counts toward SQS's message size limit: name, data type and value.
+fn attribute_size(name: &str, attribute: &MessageAttribute) -> usize {
+    let value = match &attribute.value {
+        AttributeValue::Text(text) => text.len(),
+        AttributeValue::Binary(bytes) => bytes.len(),
+    };
+    name.len() + attribute.data_type.len() + value
 }
 
 #[cfg(test)]

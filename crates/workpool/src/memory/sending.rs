@@ -1,10 +1,7 @@
-//! [`SendRequest`] and [`SendReceipt`]: what `SendMessage` takes and answers, and SQS's checks on a message.
-
-use std::collections::BTreeMap;
-use std::time::Duration;
+//! Sending: SQS's limits and checks on an [`OutgoingMessage`], and [`SendReceipt`], what a send answers.
 
 use super::config::{Settings, MAX_DELAY};
-use crate::{AttributeValue, Error, MessageAttribute};
+use crate::{AttributeValue, Error, MessageAttribute, OutgoingMessage};
 
 /// The largest message, body and attributes together (SQS's classic 256 KiB limit).
 pub const MAX_MESSAGE_SIZE: usize = 256 * 1024;
@@ -15,71 +12,7 @@ pub const MAX_MESSAGE_ATTRIBUTES: usize = 10;
 /// The longest message group id or deduplication id (SQS's limit).
 pub const MAX_ID_LENGTH: usize = 128;
 
-/// A message to send: a body plus the optional settings of `SendMessage`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SendRequest {
-    pub(super) body: String,
-    pub(super) group_id: Option<String>,
-    pub(super) deduplication_id: Option<String>,
-    pub(super) delay: Option<Duration>,
-    pub(super) attributes: BTreeMap<String, MessageAttribute>,
-}
-
-impl SendRequest {
-    /// A message with this body (1 byte to 256 KiB of XML-safe Unicode text) and nothing else.
-    pub fn new(body: impl Into<String>) -> Self {
-        Self {
-            body: body.into(),
-            group_id: None,
-            deduplication_id: None,
-            delay: None,
-            attributes: BTreeMap::new(),
-        }
-    }
-
-    /// The message group (`MessageGroupId`). Required on FIFO queues; carried but not ordered on
-    /// standard queues. Default: none.
-    pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
-        self.group_id = Some(group_id.into());
-        self
-    }
-
-    /// The deduplication id (`MessageDeduplicationId`), FIFO queues only. Default: none, which a FIFO
-    /// queue accepts only with content-based deduplication.
-    pub fn deduplication_id(mut self, deduplication_id: impl Into<String>) -> Self {
-        self.deduplication_id = Some(deduplication_id.into());
-        self
-    }
-
-    /// This message's delay (`DelaySeconds`), standard queues only, at most 15 minutes.
-    /// Default: the queue's delay.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.delay = Some(delay);
-        self
-    }
-
-    /// Adds a message attribute (at most 10). Default: none.
-    pub fn attribute(mut self, name: impl Into<String>, attribute: MessageAttribute) -> Self {
-        self.attributes.insert(name.into(), attribute);
-        self
-    }
-
-    /// The message's size as SQS counts it: body plus attribute names, types and values.
-    pub fn size(&self) -> usize {
-        let attributes: usize = self
-            .attributes
-            .iter()
-            .map(|(name, attribute)| {
-                let value = match &attribute.value {
-                    AttributeValue::Text(text) => text.len(),
-                    AttributeValue::Binary(bytes) => bytes.len(),
-                };
-                name.len() + attribute.data_type.len() + value
-            })
-            .sum();
-        self.body.len() + attributes
-    }
-
+impl OutgoingMessage {
     /// Checks the message against the queue's kind and SQS's limits.
     pub(super) fn check(&self, settings: &Settings) -> Result<(), Error> {
         self.problem(settings).map_or(Ok(()), |reason| {
@@ -215,6 +148,8 @@ pub struct SendReceipt {
 #[cfg(test)]
 mod tests {
     use super::super::QueueConfig;
+    use std::time::Duration;
+
     use super::*;
 
     fn standard() -> Settings {
@@ -228,7 +163,7 @@ mod tests {
             .unwrap()
     }
 
-    fn reason(request: SendRequest, settings: &Settings) -> String {
+    fn reason(request: OutgoingMessage, settings: &Settings) -> String {
         match request.check(settings) {
             Err(Error::InvalidMessage { queue, reason }) => {
                 assert_eq!(queue, settings.name);
@@ -240,37 +175,37 @@ mod tests {
 
     #[test]
     fn bodies_are_checked() {
-        assert!(reason(SendRequest::new(""), &standard()).contains("empty"));
+        assert!(reason(OutgoingMessage::new(""), &standard()).contains("empty"));
         assert!(reason(
-            SendRequest::new("x".repeat(MAX_MESSAGE_SIZE + 1)),
+            OutgoingMessage::new("x".repeat(MAX_MESSAGE_SIZE + 1)),
             &standard()
         )
         .contains("262144"));
-        assert!(SendRequest::new("x".repeat(MAX_MESSAGE_SIZE))
+        assert!(OutgoingMessage::new("x".repeat(MAX_MESSAGE_SIZE))
             .check(&standard())
             .is_ok());
-        assert!(reason(SendRequest::new("a\u{0}b"), &standard()).contains("U+0000"));
-        assert!(reason(SendRequest::new("é\u{1}"), &standard()).contains("U+0001"));
-        assert!(reason(SendRequest::new("é\u{FFFE}"), &standard()).contains("U+FFFE"));
-        assert!(SendRequest::new("\u{7f}\u{E000}\u{10FFFF}")
+        assert!(reason(OutgoingMessage::new("a\u{0}b"), &standard()).contains("U+0000"));
+        assert!(reason(OutgoingMessage::new("é\u{1}"), &standard()).contains("U+0001"));
+        assert!(reason(OutgoingMessage::new("é\u{FFFE}"), &standard()).contains("U+FFFE"));
+        assert!(OutgoingMessage::new("\u{7f}\u{E000}\u{10FFFF}")
             .check(&standard())
             .is_ok());
-        assert!(SendRequest::new("tab\tnew\nline ünïcödé 🚀")
+        assert!(OutgoingMessage::new("tab\tnew\nline ünïcödé 🚀")
             .check(&standard())
             .is_ok());
     }
 
     #[test]
     fn attributes_count_toward_the_size_and_are_checked() {
-        let big = SendRequest::new("x".repeat(MAX_MESSAGE_SIZE - 10))
+        let big = OutgoingMessage::new("x".repeat(MAX_MESSAGE_SIZE - 10))
             .attribute("name", MessageAttribute::string("value"));
         assert_eq!(big.size(), MAX_MESSAGE_SIZE - 10 + 4 + 6 + 5);
         assert!(reason(big, &standard()).contains("262144"));
-        let many = (0..11).fold(SendRequest::new("x"), |r, i| {
+        let many = (0..11).fold(OutgoingMessage::new("x"), |r, i| {
             r.attribute(format!("a{i}"), MessageAttribute::number(i))
         });
         assert!(reason(many, &standard()).contains("attributes"));
-        let odd = SendRequest::new("x").attribute(
+        let odd = OutgoingMessage::new("x").attribute(
             "a",
             MessageAttribute {
                 data_type: "Blob".into(),
@@ -278,7 +213,7 @@ mod tests {
             },
         );
         assert!(reason(odd, &standard()).contains("Blob"));
-        let custom = SendRequest::new("x").attribute(
+        let custom = OutgoingMessage::new("x").attribute(
             "a",
             MessageAttribute {
                 data_type: "String.json".into(),
@@ -287,7 +222,7 @@ mod tests {
         );
         assert!(custom.check(&standard()).is_ok());
         assert!(reason(
-            SendRequest::new("x").attribute("a", MessageAttribute::string("")),
+            OutgoingMessage::new("x").attribute("a", MessageAttribute::string("")),
             &standard()
         )
         .contains("empty"));
@@ -295,30 +230,34 @@ mod tests {
 
     #[test]
     fn fifo_rules_are_checked() {
+        assert!(reason(
+            OutgoingMessage::new("x").deduplication_id("d"),
+            &fifo(false)
+        )
+        .contains("MessageGroupId"));
         assert!(
-            reason(SendRequest::new("x").deduplication_id("d"), &fifo(false))
-                .contains("MessageGroupId")
+            reason(OutgoingMessage::new("x").group_id("g"), &fifo(false))
+                .contains("MessageDeduplicationId")
         );
-        assert!(reason(SendRequest::new("x").group_id("g"), &fifo(false))
-            .contains("MessageDeduplicationId"));
-        assert!(SendRequest::new("x")
+        assert!(OutgoingMessage::new("x")
             .group_id("g")
             .check(&fifo(true))
             .is_ok());
-        assert!(SendRequest::new("x")
+        assert!(OutgoingMessage::new("x")
             .group_id("g")
             .deduplication_id("d")
             .check(&fifo(false))
             .is_ok());
-        let delayed = SendRequest::new("x")
+        let delayed = OutgoingMessage::new("x")
             .group_id("g")
             .delay(Duration::from_secs(1));
         assert!(reason(delayed, &fifo(true)).contains("per-message delay"));
         assert!(
-            reason(SendRequest::new("x").group_id("g h"), &fifo(true)).contains("MessageGroupId")
+            reason(OutgoingMessage::new("x").group_id("g h"), &fifo(true))
+                .contains("MessageGroupId")
         );
         assert!(reason(
-            SendRequest::new("x")
+            OutgoingMessage::new("x")
                 .group_id("g")
                 .deduplication_id("d".repeat(129)),
             &fifo(true)
@@ -328,16 +267,18 @@ mod tests {
 
     #[test]
     fn standard_rules_are_checked() {
-        assert!(reason(SendRequest::new("x").deduplication_id("d"), &standard()).contains("FIFO"));
-        assert!(SendRequest::new("x")
+        assert!(
+            reason(OutgoingMessage::new("x").deduplication_id("d"), &standard()).contains("FIFO")
+        );
+        assert!(OutgoingMessage::new("x")
             .group_id("g")
             .check(&standard())
             .is_ok());
-        assert!(SendRequest::new("x")
+        assert!(OutgoingMessage::new("x")
             .delay(MAX_DELAY)
             .check(&standard())
             .is_ok());
-        let late = SendRequest::new("x").delay(MAX_DELAY + Duration::from_secs(1));
+        let late = OutgoingMessage::new("x").delay(MAX_DELAY + Duration::from_secs(1));
         assert!(reason(late, &standard()).contains("15-minute"));
     }
 }
