@@ -257,6 +257,49 @@ fn a_fixed_job_time_costs_exactly_its_work_in_the_lower_bound() {
     assert_eq!(report.messages, 16);
 }
 
+/// What a run bills splits exactly into booting, the work, free slots beside running jobs, and
+/// instances with none running.
+fn assert_the_bill_adds_up(name: &str, report: &SimulationReport) {
+    let slots = u64::from(report.slots_per_instance);
+    let in_service_slot_seconds =
+        (report.instance_seconds - report.booting_instance_seconds) * slots;
+    let working = in_service_slot_seconds
+        - report.free_slot_seconds_beside_jobs
+        - report.idle_instance_seconds * slots;
+    assert_eq!(
+        working.div_ceil(slots),
+        report.lower_bound_instance_seconds,
+        "{name}: slot-seconds running jobs against the work"
+    );
+}
+
+#[test]
+fn the_bill_splits_into_booting_work_free_slots_and_idle_instances() {
+    // One 30 s job: a 60 s boot, then 3 of the 4 slots free while it runs.
+    let report = latency_simulation()
+        .distribution(JobTimeDistribution::Fixed)
+        .run(&Trace::from_pairs(vec![(0, 1)]))
+        .expect("runs");
+    assert_eq!(report.booting_instance_seconds, 60);
+    assert_eq!(report.free_slot_seconds_beside_jobs, 3 * 30);
+    assert!(
+        report.idle_instance_seconds > 0,
+        "kept through the quiet cooldown"
+    );
+    assert_the_bill_adds_up("one job", &report);
+    let text = report.to_string();
+    assert!(
+        text.contains(" in free slots beside running jobs, ")
+            && text.contains(" with none running"),
+        "{text}"
+    );
+    for name in ["steady", "spike", "diurnal", "idle-burst"] {
+        let report = b4_latency_target().run(&trace(name)).expect("runs");
+        assert!(report.free_slot_seconds_beside_jobs > 0, "{name}");
+        assert_the_bill_adds_up(name, &report);
+    }
+}
+
 #[test]
 fn a_starved_group_reports_unfinished_work() {
     let trace = Trace::from_pairs(vec![(0, 100)]);

@@ -193,6 +193,9 @@ impl Simulation {
             }
             report.instance_seconds += world.instances.len() as u64;
             report.booting_instance_seconds += world.booting(second);
+            let unused = world.unused_capacity(second);
+            report.free_slot_seconds_beside_jobs += unused.free_slots_beside_jobs;
+            report.idle_instance_seconds += unused.idle_instances;
             second += 1;
             let drained = second >= trace.duration_secs() && world.is_idle();
             if drained || second >= end_limit {
@@ -288,6 +291,15 @@ impl Simulation {
     }
 }
 
+/// The capacity in service that runs no job at one second.
+#[derive(Default)]
+struct UnusedCapacity {
+    /// Free slots on instances that run at least one job.
+    free_slots_beside_jobs: u64,
+    /// Instances that run no job at all.
+    idle_instances: u64,
+}
+
 struct World<'a> {
     settings: &'a Simulation,
     rng: fastrand::Rng,
@@ -372,6 +384,20 @@ impl<'a> World<'a> {
             .iter()
             .filter(|i| !i.in_service(second))
             .count() as u64
+    }
+
+    /// What of the capacity in service at `second` runs no job.
+    fn unused_capacity(&self, second: u64) -> UnusedCapacity {
+        let slots = self.settings.slots_per_instance as usize;
+        let mut unused = UnusedCapacity::default();
+        for instance in self.instances.iter().filter(|i| i.in_service(second)) {
+            if instance.is_idle() {
+                unused.idle_instances += 1;
+            } else {
+                unused.free_slots_beside_jobs += (slots - instance.running.len()) as u64;
+            }
+        }
+        unused
     }
 
     fn in_flight(&self) -> u64 {

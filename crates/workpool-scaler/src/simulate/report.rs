@@ -45,6 +45,14 @@ pub struct SimulationReport {
     pub lower_bound_instance_seconds: u64,
     /// Of the instance-seconds billed, those spent booting (launched, not in service yet).
     pub booting_instance_seconds: u64,
+    /// Slot-seconds free on instances in service that ran at least one job: mostly an instance's
+    /// last jobs ending one by one, its other slots with nothing left to take.
+    pub free_slot_seconds_beside_jobs: u64,
+    /// Instance-seconds in service with no job running: kept by the stabilization window, the idle
+    /// release time or the quiet cooldown, or booted after the work was gone.
+    pub idle_instance_seconds: u64,
+    /// Jobs each instance runs at once, as simulated.
+    pub slots_per_instance: u32,
     /// Instances launched.
     pub launches: u64,
     /// Scale-out actions.
@@ -71,6 +79,17 @@ impl SimulationReport {
     /// Instance-minutes spent booting.
     pub fn booting_minutes(&self) -> f64 {
         self.booting_instance_seconds as f64 / 60.0
+    }
+
+    /// Instance-minutes in service beside running jobs: the free slots of instances that run some,
+    /// over the slots per instance.
+    pub fn free_slot_minutes_beside_jobs(&self) -> f64 {
+        self.free_slot_seconds_beside_jobs as f64 / 60.0 / f64::from(self.slots_per_instance.max(1))
+    }
+
+    /// Instance-minutes in service with no job running.
+    pub fn idle_instance_minutes(&self) -> f64 {
+        self.idle_instance_seconds as f64 / 60.0
     }
 
     /// Instance-minutes over the lower bound (1.0 is perfect).
@@ -100,6 +119,7 @@ impl SimulationReport {
         self.p50_wait = percentile(&waits, 0.50);
         self.p99_wait = percentile(&waits, SLO_QUANTILE);
         self.max_wait = Duration::from_secs(waits.last().copied().unwrap_or(0));
+        self.slots_per_instance = settings.slots();
         let slots = u64::from(settings.slots());
         self.lower_bound_instance_seconds = work_slot_seconds.div_ceil(slots);
         self.simulated_seconds = end;
@@ -150,6 +170,13 @@ impl fmt::Display for SimulationReport {
             "booting           {:.1} instance-minutes ({} launches)",
             self.booting_minutes(),
             self.launches
+        )?;
+        writeln!(
+            f,
+            "unused            {:.1} instance-minutes in service: {:.1} in free slots beside running jobs, {:.1} with none running",
+            self.free_slot_minutes_beside_jobs() + self.idle_instance_minutes(),
+            self.free_slot_minutes_beside_jobs(),
+            self.idle_instance_minutes()
         )?;
         writeln!(
             f,
