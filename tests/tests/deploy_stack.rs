@@ -18,6 +18,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
 use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::Client as Sqs;
+use workpool_tests::reliability::send_bodies;
 use workpool_tests::{aws_config, endpoint, unique_name};
 
 const TEMPLATE: &str = include_str!("../../deploy/cloudformation/workpool.yaml");
@@ -180,19 +181,8 @@ async fn group_arn(autoscaling: &AutoScaling, name: &str) -> String {
 }
 
 async fn send_jobs(sqs: &Sqs, queue_url: &str, count: usize) {
-    for batch in 0..count.div_ceil(10) {
-        let mut request = sqs.send_message_batch().queue_url(queue_url);
-        for n in (batch * 10)..count.min(batch * 10 + 10) {
-            request = request.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(format!("m{n}"))
-                    .message_body(format!("{{\"job\":{n}}}"))
-                    .build()
-                    .expect("entry"),
-            );
-        }
-        request.send().await.expect("send a batch of jobs");
-    }
+    let bodies: Vec<String> = (0..count).map(|n| format!("{{\"job\":{n}}}")).collect();
+    send_bodies(sqs, queue_url, &bodies).await;
 }
 
 /// Runs `workpool scale --once` with `config_text` against the emulator; returns its stdout.

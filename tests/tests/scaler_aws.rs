@@ -13,6 +13,7 @@ use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_sqs::Client as Sqs;
 use workpool_scaler::aws::{AwsClients, AwsController};
 use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules, Thresholds};
+use workpool_tests::reliability::send_bodies;
 use workpool_tests::{aws_config, create_queue, unique_name, QueueSpec};
 
 /// The emulator's group tag asking its instances to boot (read `Pending`) for that many seconds
@@ -80,19 +81,8 @@ async fn desired_capacity(autoscaling: &AutoScaling, name: &str) -> i32 {
 }
 
 async fn send_messages(sqs: &Sqs, url: &str, count: usize) {
-    for batch in 0..count.div_ceil(10) {
-        let mut request = sqs.send_message_batch().queue_url(url);
-        for n in (batch * 10)..count.min(batch * 10 + 10) {
-            request = request.entries(
-                aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
-                    .id(format!("m{n}"))
-                    .message_body(format!("job {n}"))
-                    .build()
-                    .expect("entry"),
-            );
-        }
-        request.send().await.expect("send a batch");
-    }
+    let bodies: Vec<String> = (0..count).map(|n| format!("job {n}")).collect();
+    send_bodies(sqs, url, &bodies).await;
 }
 
 /// The tests' latency target (2 slots, T = L = 60 s) with no quiet cooldown and a stabilization
