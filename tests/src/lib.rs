@@ -21,12 +21,14 @@
 //! # }
 //! ```
 
+mod auto_scaling_group;
 pub mod conformance;
 mod emulator;
 mod memory_harness;
 pub mod reliability;
 mod sqs_harness;
 
+pub use auto_scaling_group::{create_group, EMULATOR_BOOT_TAG};
 pub use emulator::{
     aws_config, create_queue, endpoint, unique_name, CreatedQueue, QueueSpec, ENDPOINT_VARIABLE,
 };

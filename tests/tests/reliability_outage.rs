@@ -22,7 +22,7 @@ use workpool_sqs::SqsSource;
 use workpool_tests::reliability::{
     eventually, send_bodies, FaultProxy, Ledger, LogCapture, QueueProbe,
 };
-use workpool_tests::{aws_config, create_queue, endpoint, unique_name, QueueSpec};
+use workpool_tests::{aws_config, create_group, create_queue, endpoint, unique_name, QueueSpec};
 
 /// An SDK configuration like [`aws_config`] but for `endpoint` (the proxy).
 async fn config_for(endpoint: &str) -> SdkConfig {
@@ -273,26 +273,7 @@ async fn the_controller_holds_capacity_while_blind_and_acts_again_after() {
     let queue = create_queue(&direct, &queue_name, QueueSpec::standard()).await;
     let group = unique_name("rel-outage-workers");
     let autoscaling = AutoScaling::new(&direct);
-    let launch = format!("{group}-launch");
-    autoscaling
-        .create_launch_configuration()
-        .launch_configuration_name(&launch)
-        .image_id("ami-12c6146b")
-        .instance_type("t2.micro")
-        .send()
-        .await
-        .expect("create the launch configuration");
-    autoscaling
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(&group)
-        .launch_configuration_name(&launch)
-        .min_size(0)
-        .max_size(10)
-        .desired_capacity(3)
-        .availability_zones("us-east-1a")
-        .send()
-        .await
-        .expect("create the group");
+    create_group(&autoscaling, &group, 3, 10, Duration::ZERO).await;
     let client = aws_sdk_sqs::Client::new(&direct);
     let bodies: Vec<String> = (0..12).map(|i| format!("job-{i}")).collect();
     send_bodies(&client, &queue.url, &bodies).await;
