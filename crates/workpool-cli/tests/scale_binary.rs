@@ -2,7 +2,7 @@
 //! names what is wrong, exits 1 without a backtrace (even with RUST_BACKTRACE=1) and does nothing;
 //! `scale --once` moves each target's group as its queue says, or holds it and says why.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn workpool(args: &[&str]) -> Output {
@@ -223,12 +223,8 @@ fn simulate_names_the_bad_trace_row() {
     );
 }
 
-#[test]
-fn simulate_names_every_bad_trace_row_at_once_and_writes_no_chart() {
-    let trace = temp_file(
-        "several-bad.csv",
-        "second,arrivals\n0,2\n5,two\nsix,1\n7,1\n3,1\n",
-    );
+/// Runs `workpool simulate` on `trace` with a chart beside it; returns its output and the chart's path.
+fn simulate_with_chart(trace: &Path) -> (Output, PathBuf) {
     let chart = trace.with_extension("svg");
     let output = workpool(&[
         "simulate",
@@ -237,6 +233,16 @@ fn simulate_names_every_bad_trace_row_at_once_and_writes_no_chart() {
         "--chart",
         chart.to_str().expect("utf-8 path"),
     ]);
+    (output, chart)
+}
+
+#[test]
+fn simulate_names_every_bad_trace_row_at_once_and_writes_no_chart() {
+    let trace = temp_file(
+        "several-bad.csv",
+        "second,arrivals\n0,2\n5,two\nsix,1\n7,1\n3,1\n",
+    );
+    let (output, chart) = simulate_with_chart(&trace);
     assert_refused(&output);
     let text = stderr(&output);
     assert!(text.contains("the trace has 3 bad row(s):"), "{text}");
@@ -253,14 +259,7 @@ fn simulate_names_every_bad_trace_row_at_once_and_writes_no_chart() {
 #[test]
 fn simulate_reports_and_writes_the_chart() {
     let trace = temp_file("small.csv", "second,arrivals\n0,8\n30,8\n60,8\n");
-    let chart = trace.with_extension("svg");
-    let output = workpool(&[
-        "simulate",
-        "--trace",
-        trace.to_str().expect("utf-8 path"),
-        "--chart",
-        chart.to_str().expect("utf-8 path"),
-    ]);
+    let (output, chart) = simulate_with_chart(&trace);
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("messages          24"), "{text}");
