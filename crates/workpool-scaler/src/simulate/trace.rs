@@ -214,7 +214,7 @@ mod tests {
     fn every_bad_row_is_named_at_once() {
         let text = "second,arrivals\n0,3\n1,many\n2,1,9\nsoon,1\n3\n1,2\n4,5\n";
         let Err(Error::TraceRows { problems }) = Trace::parse(text) else {
-            panic!("five bad rows were accepted");
+            panic!("four bad rows were accepted");
         };
         let named: Vec<(usize, &str)> = problems.iter().map(|p| (p.line(), p.column())).collect();
         // Line 7 (`1,2`) is good: the order is checked against the last good row (line 2's 0).
