@@ -192,10 +192,10 @@ impl Simulation {
                 report.samples.push(world.sample(second));
             }
             report.instance_seconds += world.instances.len() as u64;
-            report.booting_instance_seconds += world.booting(second);
-            let unused = world.unused_capacity(second);
-            report.free_slot_seconds_beside_jobs += unused.free_slots_beside_jobs;
-            report.idle_instance_seconds += unused.idle_instances;
+            let fleet = world.census(second);
+            report.booting_instance_seconds += fleet.booting;
+            report.free_slot_seconds_beside_jobs += fleet.free_slots_beside_jobs;
+            report.idle_instance_seconds += fleet.idle_instances;
             second += 1;
             let drained = second >= trace.duration_secs() && world.is_idle();
             if drained || second >= end_limit {
@@ -291,12 +291,14 @@ impl Simulation {
     }
 }
 
-/// The capacity in service that runs no job at one second.
+/// What the fleet's capacity is doing at one second, beyond running jobs.
 #[derive(Default)]
-struct UnusedCapacity {
-    /// Free slots on instances that run at least one job.
+struct Census {
+    /// Instances launched and not in service yet.
+    booting: u64,
+    /// Free slots on instances in service that run at least one job.
     free_slots_beside_jobs: u64,
-    /// Instances that run no job at all.
+    /// Instances in service that run no job at all.
     idle_instances: u64,
 }
 
@@ -379,25 +381,21 @@ impl<'a> World<'a> {
         }
     }
 
-    fn booting(&self, second: u64) -> u64 {
-        self.instances
-            .iter()
-            .filter(|i| !i.in_service(second))
-            .count() as u64
-    }
-
-    /// What of the capacity in service at `second` runs no job.
-    fn unused_capacity(&self, second: u64) -> UnusedCapacity {
+    /// One pass over the fleet at `second`: what boots, and what of the capacity in service runs
+    /// no job.
+    fn census(&self, second: u64) -> Census {
         let slots = self.settings.slots_per_instance as usize;
-        let mut unused = UnusedCapacity::default();
-        for instance in self.instances.iter().filter(|i| i.in_service(second)) {
-            if instance.is_idle() {
-                unused.idle_instances += 1;
+        let mut census = Census::default();
+        for instance in &self.instances {
+            if !instance.in_service(second) {
+                census.booting += 1;
+            } else if instance.is_idle() {
+                census.idle_instances += 1;
             } else {
-                unused.free_slots_beside_jobs += (slots - instance.running.len()) as u64;
+                census.free_slots_beside_jobs += (slots - instance.running.len()) as u64;
             }
         }
-        unused
+        census
     }
 
     fn in_flight(&self) -> u64 {
