@@ -217,7 +217,7 @@ async fn release<S: Source>(queue: &S, messages: &[RawMessage]) {
     let changes: Vec<VisibilityChange> = messages
         .iter()
         .map(|message| VisibilityChange {
-            receipt_handle: message.receipt_handle.clone(),
+            receipt_handle: message.metadata.receipt_handle.clone(),
             timeout: Duration::ZERO,
         })
         .collect();
@@ -231,7 +231,7 @@ async fn release<S: Source>(queue: &S, messages: &[RawMessage]) {
 async fn delete<S: Source>(queue: &S, messages: &[RawMessage]) {
     let handles: Vec<String> = messages
         .iter()
-        .map(|message| message.receipt_handle.clone())
+        .map(|message| message.metadata.receipt_handle.clone())
         .collect();
     let outcome = queue
         .delete_batch(&handles)
@@ -266,23 +266,26 @@ pub async fn visibility_expiry_redelivers_with_a_new_receipt_handle<H: QueueHarn
 
     let first = receive_exactly(&queue, 1).await.remove(0);
     assert_eq!(
-        (first.message_id.as_str(), first.receive_count),
+        (
+            first.metadata.message_id.as_str(),
+            first.metadata.receive_count
+        ),
         (id.as_str(), 1)
     );
     assert_nothing_received(&queue, Duration::ZERO, "the message is in flight").await;
 
     tokio::time::sleep(PAST_VISIBILITY).await;
     let second = receive_exactly(&queue, 1).await.remove(0);
-    assert_eq!(second.message_id, id);
-    assert_eq!(second.receive_count, 2);
+    assert_eq!(second.metadata.message_id, id);
+    assert_eq!(second.metadata.receive_count, 2);
     assert_ne!(
-        second.receipt_handle, first.receipt_handle,
+        second.metadata.receipt_handle, first.metadata.receipt_handle,
         "each receive has its own handle"
     );
     assert_eq!(second.body, "redeliver me");
-    assert!(second.first_received_at.is_some());
+    assert!(second.metadata.first_received_at.is_some());
     assert_eq!(
-        second.first_received_at, first.first_received_at,
+        second.metadata.first_received_at, first.metadata.first_received_at,
         "first receive time is kept"
     );
 }
@@ -316,8 +319,8 @@ pub async fn receive_counts_rise_with_every_receive<H: QueueHarness>(harness: &H
     let id = harness.send(&queue, OutgoingMessage::new("count me")).await;
     for expected in 1..=3 {
         let message = receive_exactly(&queue, 1).await;
-        assert_eq!(message[0].message_id, id);
-        assert_eq!(message[0].receive_count, expected);
+        assert_eq!(message[0].metadata.message_id, id);
+        assert_eq!(message[0].metadata.receive_count, expected);
         release(&queue, &message).await;
     }
 }
@@ -336,7 +339,10 @@ pub async fn a_receive_can_set_its_own_visibility_timeout<H: QueueHarness>(harne
     tokio::time::sleep(PAST_VISIBILITY).await;
     let again = receive_exactly(&queue, 1).await;
     assert_eq!(
-        (again[0].message_id.as_str(), again[0].receive_count),
+        (
+            again[0].metadata.message_id.as_str(),
+            again[0].metadata.receive_count
+        ),
         (id.as_str(), 2)
     );
 }
@@ -357,7 +363,7 @@ pub async fn a_message_moves_to_the_dead_letter_queue_after_max_receive_count<H:
 
     for expected in 1..=2 {
         let message = receive_exactly(&queues.queue, 1).await;
-        assert_eq!(message[0].receive_count, expected);
+        assert_eq!(message[0].metadata.receive_count, expected);
         release(&queues.queue, &message).await;
     }
     assert_nothing_received(
@@ -369,7 +375,10 @@ pub async fn a_message_moves_to_the_dead_letter_queue_after_max_receive_count<H:
 
     let moved = receive_exactly(&dead_letter, 1).await;
     assert_eq!(
-        (moved[0].message_id.as_str(), moved[0].body.as_str()),
+        (
+            moved[0].metadata.message_id.as_str(),
+            moved[0].body.as_str()
+        ),
         (id.as_str(), "poison")
     );
     let counts = attributes(&queues.queue).await;
@@ -450,11 +459,11 @@ pub async fn a_fifo_queue_drops_a_repeated_deduplication_id<H: QueueHarness>(har
 
     let received = receive(&queue, 10, WAIT).await;
     assert_eq!(bodies(&received), ["one", "three"]);
-    assert_eq!(received[0].message_id, first);
-    assert_eq!(received[0].deduplication_id.as_deref(), Some("d"));
-    assert_eq!(received[0].group_id.as_deref(), Some("g"));
+    assert_eq!(received[0].metadata.message_id, first);
+    assert_eq!(received[0].metadata.deduplication_id.as_deref(), Some("d"));
+    assert_eq!(received[0].metadata.group_id.as_deref(), Some("g"));
     assert!(
-        received[0].sequence_number.is_some(),
+        received[0].metadata.sequence_number.is_some(),
         "FIFO messages carry a sequence number"
     );
     delete(&queue, &received).await;
@@ -506,9 +515,9 @@ pub async fn a_batch_delete_with_one_bad_receipt_handle_reports_it_and_deletes_t
     received.sort_by(|a, b| a.body.cmp(&b.body));
 
     let handles = vec![
-        received[0].receipt_handle.clone(),
+        received[0].metadata.receipt_handle.clone(),
         "not-a-receipt-handle".to_owned(),
-        received[2].receipt_handle.clone(),
+        received[2].metadata.receipt_handle.clone(),
     ];
     let outcome = queue.delete_batch(&handles).await.expect("delete batch");
     assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
@@ -545,9 +554,9 @@ pub async fn a_batch_visibility_change_with_one_bad_receipt_handle_reports_it_an
         timeout: Duration::ZERO,
     };
     let changes = [
-        change(&received[0].receipt_handle),
+        change(&received[0].metadata.receipt_handle),
         change("not-a-receipt-handle"),
-        change(&received[2].receipt_handle),
+        change(&received[2].metadata.receipt_handle),
     ];
     let outcome = queue
         .change_visibility_batch(&changes)
@@ -645,16 +654,17 @@ pub async fn message_attributes_and_system_attributes_round_trip<H: QueueHarness
     harness.send(&queue, message).await;
 
     let received = receive_exactly(&queue, 1).await.remove(0);
-    assert_eq!(received.attributes, expected);
-    let sent_at = received.sent_at.expect("SentTimestamp");
+    assert_eq!(received.metadata.attributes, expected);
+    let sent_at = received.metadata.sent_at.expect("SentTimestamp");
     assert!(sent_at >= before, "sent at {sent_at:?}");
     assert!(
         received
+            .metadata
             .first_received_at
             .expect("ApproximateFirstReceiveTimestamp")
             >= sent_at
     );
-    assert_eq!(received.group_id, None);
+    assert_eq!(received.metadata.group_id, None);
 }
 
 /// A long poll returns as soon as a message arrives, not when its wait runs out.

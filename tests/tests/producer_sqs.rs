@@ -145,7 +145,10 @@ async fn fifo_messages_keep_their_order_group_and_deduplication_ids() {
             !batch.is_empty(),
             "the FIFO queue stopped after {received:?}"
         );
-        let handles: Vec<String> = batch.iter().map(|m| m.receipt_handle.clone()).collect();
+        let handles: Vec<String> = batch
+            .iter()
+            .map(|m| m.metadata.receipt_handle.clone())
+            .collect();
         assert!(source
             .delete_batch(&handles)
             .await
@@ -161,8 +164,11 @@ async fn fifo_messages_keep_their_order_group_and_deduplication_ids() {
     );
     assert!(received
         .iter()
-        .all(|m| m.group_id.as_deref() == Some("job-7")));
-    assert_eq!(received[3].deduplication_id.as_deref(), Some("step-3"));
+        .all(|m| m.metadata.group_id.as_deref() == Some("job-7")));
+    assert_eq!(
+        received[3].metadata.deduplication_id.as_deref(),
+        Some("step-3")
+    );
 }
 
 #[tokio::test]
@@ -203,10 +209,13 @@ async fn a_delayed_message_with_attributes_arrives_after_its_delay() {
         .expect("receive");
     assert!(early.is_empty(), "delivered before its delay: {early:?}");
     let received = receive_all(&source, 1).await.remove(0);
-    assert_eq!(received.message_id, sent.message_id);
+    assert_eq!(received.metadata.message_id, sent.message_id);
     assert_eq!(
-        received.attributes["kind"],
+        received.metadata.attributes["kind"],
         MessageAttribute::string("encode")
     );
-    assert_eq!(received.attributes["height"], MessageAttribute::number(720));
+    assert_eq!(
+        received.metadata.attributes["height"],
+        MessageAttribute::number(720)
+    );
 }

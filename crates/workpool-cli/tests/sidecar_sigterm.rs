@@ -144,7 +144,10 @@ async fn drain(source: &SqsSource) -> Vec<String> {
         if received.is_empty() {
             return bodies;
         }
-        let handles: Vec<String> = received.iter().map(|m| m.receipt_handle.clone()).collect();
+        let handles: Vec<String> = received
+            .iter()
+            .map(|m| m.metadata.receipt_handle.clone())
+            .collect();
         source
             .delete_batch(&handles)
             .await

@@ -213,19 +213,19 @@ impl<B: HandoffBody> tower::Service<Message<B>> for ExecHandoff {
 mod tests {
     use std::time::UNIX_EPOCH;
 
-    use workpool::{MessageAttribute, RawMessage};
+    use workpool::MessageAttribute;
 
     use super::*;
 
     #[test]
     fn the_environment_describes_the_message() {
-        let mut raw = RawMessage::new("m-1", "r", "b");
-        raw.receive_count = 2;
-        raw.first_received_at = Some(UNIX_EPOCH);
-        raw.group_id = Some("g".into());
-        raw.attributes
+        let mut metadata = Metadata::new("m-1", "r");
+        metadata.receive_count = 2;
+        metadata.first_received_at = Some(UNIX_EPOCH);
+        metadata.group_id = Some("g".into());
+        metadata
+            .attributes
             .insert("trace.id".into(), MessageAttribute::string("abc"));
-        let (metadata, _) = Metadata::split(raw);
         let environment = message_environment("jobs", &metadata);
         for expected in [
             ("WORKPOOL_MESSAGE_ID", "m-1"),

@@ -83,7 +83,7 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 mod tests {
     use std::time::Duration;
 
-    use workpool::{MessageAttribute, RawMessage};
+    use workpool::MessageAttribute;
 
     use super::*;
 
@@ -98,17 +98,19 @@ mod tests {
 
     #[test]
     fn headers_carry_every_field_sqsd_sends() {
-        let mut raw = RawMessage::new("id-1", "receipt", "body");
-        raw.receive_count = 3;
-        raw.first_received_at = Some(UNIX_EPOCH + Duration::from_secs(86_400));
-        raw.sender_id = Some("AIDA123".into());
-        raw.attributes
+        let mut metadata = Metadata::new("id-1", "receipt");
+        metadata.receive_count = 3;
+        metadata.first_received_at = Some(UNIX_EPOCH + Duration::from_secs(86_400));
+        metadata.sender_id = Some("AIDA123".into());
+        metadata
+            .attributes
             .insert("colour".into(), MessageAttribute::string("blue"));
-        raw.attributes
+        metadata
+            .attributes
             .insert("size".into(), MessageAttribute::number(7));
-        raw.attributes
+        metadata
+            .attributes
             .insert("blob".into(), MessageAttribute::binary(&b"\x00\x01"[..]));
-        let (metadata, _) = Metadata::split(raw);
         let headers = sqsd_headers("jobs", &metadata, UNIX_EPOCH);
         let expected: Vec<(String, String)> = [
             ("X-Aws-Sqsd-Msgid", "id-1"),
@@ -127,7 +129,7 @@ mod tests {
 
     #[test]
     fn a_missing_first_received_time_falls_back_to_now() {
-        let (metadata, _) = Metadata::split(RawMessage::new("id", "r", "b"));
+        let metadata = Metadata::new("id", "r");
         let now = UNIX_EPOCH + Duration::from_secs(60);
         let headers = sqsd_headers("q", &metadata, now);
         assert!(headers.contains(&(

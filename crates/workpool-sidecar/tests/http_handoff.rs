@@ -12,7 +12,7 @@ use support::app::{App, Reply};
 use support::blackhole::Blackhole;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
-use workpool::{Message, Metadata, RawMessage};
+use workpool::{Message, Metadata};
 use workpool_sidecar::{
     AutoScalingMode, Ending, Error, HttpHandoff, HttpHandoffConfig, Report, Sidecar, SidecarConfig,
 };
@@ -449,7 +449,7 @@ async fn the_connect_timeout_bounds_a_hand_off_to_an_app_that_never_accepts() {
             .connect_timeout(Duration::from_secs(1))
             .inactivity_timeout(Duration::from_secs(60)),
     );
-    let (metadata, body) = Metadata::split(RawMessage::new("id", "receipt", "knock knock"));
+    let (metadata, body) = (Metadata::new("id", "receipt"), "knock knock".to_owned());
 
     let started = Instant::now();
     let error = handoff

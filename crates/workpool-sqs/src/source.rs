@@ -11,7 +11,7 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 use workpool::{
-    BatchOutcome, EntryFailure, QueueAttributes, RawMessage, ReceiveRequest, Source,
+    BatchOutcome, EntryFailure, Metadata, QueueAttributes, RawMessage, ReceiveRequest, Source,
     VisibilityChange,
 };
 
@@ -275,34 +275,34 @@ impl SqsSource {
         let receipt_handle = message
             .receipt_handle()
             .ok_or_else(|| context.invalid_response(OPERATION, "a message has no ReceiptHandle"))?;
-        let mut raw = RawMessage::new(
-            message_id,
-            receipt_handle,
-            message.body().unwrap_or_default(),
-        );
+        let mut metadata = Metadata::new(message_id, receipt_handle);
         let empty = HashMap::new();
         let system = message.attributes().unwrap_or(&empty);
         let text = |name: MessageSystemAttributeName| system.get(&name).cloned();
         if let Some(count) = text(MessageSystemAttributeName::ApproximateReceiveCount) {
-            raw.receive_count = count.parse().map_err(|_| {
+            metadata.receive_count = count.parse().map_err(|_| {
                 context.invalid_response(OPERATION, format!("ApproximateReceiveCount is `{count}`"))
             })?;
         }
-        raw.sent_at =
+        metadata.sent_at =
             text(MessageSystemAttributeName::SentTimestamp).and_then(|t| epoch_millis(&t));
-        raw.first_received_at = text(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp)
-            .and_then(|t| epoch_millis(&t));
-        raw.sender_id = text(MessageSystemAttributeName::SenderId);
-        raw.group_id = text(MessageSystemAttributeName::MessageGroupId);
-        raw.deduplication_id = text(MessageSystemAttributeName::MessageDeduplicationId);
-        raw.sequence_number = text(MessageSystemAttributeName::SequenceNumber);
+        metadata.first_received_at =
+            text(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp)
+                .and_then(|t| epoch_millis(&t));
+        metadata.sender_id = text(MessageSystemAttributeName::SenderId);
+        metadata.group_id = text(MessageSystemAttributeName::MessageGroupId);
+        metadata.deduplication_id = text(MessageSystemAttributeName::MessageDeduplicationId);
+        metadata.sequence_number = text(MessageSystemAttributeName::SequenceNumber);
         if let Some(custom) = message.message_attributes() {
-            raw.attributes = custom
+            metadata.attributes = custom
                 .iter()
                 .map(|(name, value)| (name.clone(), attributes::from_sdk(value)))
                 .collect();
         }
-        Ok(raw)
+        Ok(RawMessage {
+            metadata,
+            body: message.body().unwrap_or_default().to_owned(),
+        })
     }
 }
 

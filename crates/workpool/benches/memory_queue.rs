@@ -67,7 +67,11 @@ async fn drain(queue: &MemoryQueue) -> Result<(), workpool::Error> {
         }
         handled += messages.len();
         handles.clear();
-        handles.extend(messages.into_iter().map(|message| message.receipt_handle));
+        handles.extend(
+            messages
+                .into_iter()
+                .map(|message| message.metadata.receipt_handle),
+        );
         let outcome = queue.delete_batch(&handles).await?;
         assert!(outcome.all_succeeded(), "every delete succeeds");
     }

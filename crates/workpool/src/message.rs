@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use tokio_util::sync::CancellationToken;
 
 use crate::consumer::LeaseRef;
-use crate::source::{MessageAttribute, RawMessage};
+use crate::source::MessageAttribute;
 
 /// A message handed to a handler: the body decoded as `T` plus everything the queue said about it.
 ///
@@ -45,21 +45,21 @@ pub struct Metadata {
 }
 
 impl Metadata {
-    /// Splits a raw message into its metadata and its body.
-    pub fn split(raw: RawMessage) -> (Self, String) {
-        let metadata = Self {
-            message_id: raw.message_id,
-            receipt_handle: raw.receipt_handle,
-            receive_count: raw.receive_count,
-            sent_at: raw.sent_at,
-            first_received_at: raw.first_received_at,
-            sender_id: raw.sender_id,
-            group_id: raw.group_id,
-            deduplication_id: raw.deduplication_id,
-            sequence_number: raw.sequence_number,
-            attributes: raw.attributes,
-        };
-        (metadata, raw.body)
+    /// The metadata of a message with just an id and a receipt handle; the rest empty, receive
+    /// count 1.
+    pub fn new(message_id: impl Into<String>, receipt_handle: impl Into<String>) -> Self {
+        Self {
+            message_id: message_id.into(),
+            receipt_handle: receipt_handle.into(),
+            receive_count: 1,
+            sent_at: None,
+            first_received_at: None,
+            sender_id: None,
+            group_id: None,
+            deduplication_id: None,
+            sequence_number: None,
+            attributes: BTreeMap::new(),
+        }
     }
 }
 

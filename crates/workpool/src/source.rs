@@ -4,11 +4,12 @@
 //! visibility in batches, read the queue's attributes — and nothing else. [`crate::memory::MemoryQueue`]
 //! implements it in process; `workpool_sqs::SqsSource` implements it over the AWS SDK.
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use bytes::Bytes;
+
+use crate::message::Metadata;
 
 /// The most messages one receive may return, and the most entries in one batch call (SQS's limit).
 pub const MAX_BATCH: usize = 10;
@@ -143,52 +144,27 @@ pub struct QueueAttributes {
     pub fifo: bool,
 }
 
-/// A message as a [`Source`] returns it, before its body is decoded.
+/// A message as a [`Source`] returns it, before its body is decoded: what the queue reports about
+/// it and the body as sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RawMessage {
-    /// The queue's id for the message, the same on every delivery.
-    pub message_id: String,
-    /// The handle of this receive, needed to delete the message or change its visibility.
-    pub receipt_handle: String,
+    /// Everything the queue reports about the message apart from its body.
+    pub metadata: Metadata,
     /// The body, as sent.
     pub body: String,
-    /// How many times the message has been received, this receive included.
-    pub receive_count: u32,
-    /// When the message was sent.
-    pub sent_at: Option<SystemTime>,
-    /// When the message was first received.
-    pub first_received_at: Option<SystemTime>,
-    /// The sender's account or principal id, when the queue reports it.
-    pub sender_id: Option<String>,
-    /// The message group (FIFO queues).
-    pub group_id: Option<String>,
-    /// The deduplication id (FIFO queues).
-    pub deduplication_id: Option<String>,
-    /// The sequence number (FIFO queues).
-    pub sequence_number: Option<String>,
-    /// The sender's message attributes.
-    pub attributes: BTreeMap<String, MessageAttribute>,
 }
 
 impl RawMessage {
-    /// A message with just an id, a receipt handle and a body; the rest empty, receive count 1.
+    /// A message with just an id, a receipt handle and a body; the rest empty, receive count 1
+    /// (see [`Metadata::new`]).
     pub fn new(
         message_id: impl Into<String>,
         receipt_handle: impl Into<String>,
         body: impl Into<String>,
     ) -> Self {
         Self {
-            message_id: message_id.into(),
-            receipt_handle: receipt_handle.into(),
+            metadata: Metadata::new(message_id, receipt_handle),
             body: body.into(),
-            receive_count: 1,
-            sent_at: None,
-            first_received_at: None,
-            sender_id: None,
-            group_id: None,
-            deduplication_id: None,
-            sequence_number: None,
-            attributes: BTreeMap::new(),
         }
     }
 }

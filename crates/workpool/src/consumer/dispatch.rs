@@ -21,7 +21,7 @@ use super::heartbeat::{BatchGuard, Leases};
 use super::stats::Stats;
 use crate::body::FromBody;
 use crate::failure_policy::FailurePolicy;
-use crate::message::{Message, Metadata};
+use crate::message::Message;
 use crate::outcome::{BoxError, Outcome};
 use crate::source::RawMessage;
 
@@ -62,7 +62,9 @@ impl<Svc> Dispatch<Svc> {
         let batch = self
             .leases
             .hold(&messages, received_at, self.visibility_timeout);
-        let fifo = messages.iter().any(|message| message.group_id.is_some());
+        let fifo = messages
+            .iter()
+            .any(|message| message.metadata.group_id.is_some());
         let deliveries: Vec<Delivery> = messages
             .into_iter()
             .enumerate()
@@ -114,7 +116,7 @@ impl<Svc> Dispatch<Svc> {
         let mut first = true;
         while let Some(Delivery { index, raw, slot }) = deliveries.next() {
             let go_on = if !first && self.stop_receiving.is_cancelled() {
-                self.release(raw.receipt_handle, "the consumer is stopping");
+                self.release(raw.metadata.receipt_handle, "the consumer is stopping");
                 batch.finish(index);
                 false
             } else {
@@ -125,7 +127,7 @@ impl<Svc> Dispatch<Svc> {
             if !go_on {
                 for rest in deliveries.by_ref() {
                     self.release(
-                        rest.raw.receipt_handle,
+                        rest.raw.metadata.receipt_handle,
                         "an earlier message of its FIFO group did not succeed",
                     );
                     batch.finish(rest.index);
@@ -150,19 +152,22 @@ impl<Svc> Dispatch<Svc> {
         Svc::Error: Into<BoxError>,
         Svc::Future: Send,
     {
-        if self.acker.retrying_deletes().contains(&raw.message_id) {
-            tracing::info!(queue = %self.queue, message_id = %raw.message_id,
+        let RawMessage { metadata, body } = raw;
+        if self.acker.retrying_deletes().contains(&metadata.message_id) {
+            tracing::info!(queue = %self.queue, message_id = %metadata.message_id,
                 "delivered again while its delete was being retried: deleting it with the newest \
                  receipt handle instead of handling it twice");
             self.stats.redeliveries_deleted(1);
-            self.acker
-                .apply(raw.receipt_handle, &raw.message_id, Action::Delete);
+            self.acker.apply(
+                metadata.receipt_handle,
+                &metadata.message_id,
+                Action::Delete,
+            );
             batch.finish(index);
             return true;
         }
-        let span = tracing::info_span!("message", queue = %self.queue, message_id = %raw.message_id,
-            receive_count = raw.receive_count);
-        let (metadata, body) = Metadata::split(raw);
+        let span = tracing::info_span!("message", queue = %self.queue, message_id = %metadata.message_id,
+            receive_count = metadata.receive_count);
         let receipt_handle = metadata.receipt_handle.clone();
         let receive_count = metadata.receive_count;
         let message_id = metadata.message_id.clone();
@@ -290,7 +295,7 @@ trait Grouped {
 
 impl Grouped for RawMessage {
     fn group(&self) -> Option<&str> {
-        self.group_id.as_deref()
+        self.metadata.group_id.as_deref()
     }
 }
 
@@ -306,7 +311,7 @@ mod tests {
 
     fn message(id: &str, group: Option<&str>) -> RawMessage {
         let mut raw = RawMessage::new(id, id, "");
-        raw.group_id = group.map(str::to_owned);
+        raw.metadata.group_id = group.map(str::to_owned);
         raw
     }
 
@@ -321,7 +326,7 @@ mod tests {
         ];
         let ids: Vec<Vec<String>> = fifo_groups(batch)
             .into_iter()
-            .map(|run| run.into_iter().map(|m| m.message_id).collect())
+            .map(|run| run.into_iter().map(|m| m.metadata.message_id).collect())
             .collect();
         assert_eq!(
             ids,

@@ -232,7 +232,7 @@ impl Leases {
         let entries = messages
             .iter()
             .map(|message| Entry {
-                receipt_handle: message.receipt_handle.clone(),
+                receipt_handle: message.metadata.receipt_handle.clone(),
                 state: LeaseState::default(),
             })
             .collect();

@@ -149,7 +149,7 @@ impl<S: Source, Svc> Polling<S, Svc> {
                 self.stats.received(messages.len() as u64);
                 for message in messages {
                     self.dispatch
-                        .release(message.receipt_handle, "the consumer is stopping");
+                        .release(message.metadata.receipt_handle, "the consumer is stopping");
                 }
             }
             Ok(Err(error)) => tracing::debug!(queue = self.api.name(),

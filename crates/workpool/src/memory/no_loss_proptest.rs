@@ -96,7 +96,7 @@ async fn run(fifo: bool, operations: Vec<Operation>) -> Result<(), TestCaseError
                 let now = Instant::now();
                 let mut in_this_receive = HashSet::new();
                 for message in messages {
-                    let id = message.message_id;
+                    let id = message.metadata.message_id;
                     prop_assert!(
                         in_this_receive.insert(id.clone()),
                         "{id} twice in one receive"
@@ -111,7 +111,7 @@ async fn run(fifo: bool, operations: Vec<Operation>) -> Result<(), TestCaseError
                     model.hidden_until.insert(id.clone(), now + visibility);
                     if let Some(old) = model
                         .latest_handle
-                        .insert(id.clone(), message.receipt_handle)
+                        .insert(id.clone(), message.metadata.receipt_handle)
                     {
                         model.older_handles.push(old);
                     } else {
@@ -209,9 +209,12 @@ async fn drain(queue: &MemoryQueue) -> Result<Vec<String>, TestCaseError> {
         if messages.is_empty() {
             break;
         }
-        let handles: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+        let handles: Vec<String> = messages
+            .iter()
+            .map(|m| m.metadata.receipt_handle.clone())
+            .collect();
         prop_assert!(queue.delete_batch(&handles).await.unwrap().all_succeeded());
-        ids.extend(messages.into_iter().map(|m| m.message_id));
+        ids.extend(messages.into_iter().map(|m| m.metadata.message_id));
     }
     let mut unique = ids.clone();
     unique.sort();

@@ -20,7 +20,7 @@ use super::identifiers::format_sequence_number;
 use super::receipt_handle::HandleTarget;
 use super::sending::SendReceipt;
 use super::stored_message::{Phase, PhaseCounts, StoredMessage};
-use crate::{EntryFailure, OutgoingMessage, QueueAttributes, RawMessage, MAX_VISIBILITY};
+use crate::{EntryFailure, Metadata, OutgoingMessage, QueueAttributes, RawMessage, MAX_VISIBILITY};
 
 /// One storage slot.
 #[derive(Debug, Default)]
@@ -309,17 +309,19 @@ impl QueueState {
             generation,
         });
         RawMessage {
-            message_id: message.message_id.clone(),
-            receipt_handle: HandleTarget { slot, generation }.format(),
+            metadata: Metadata {
+                message_id: message.message_id.clone(),
+                receipt_handle: HandleTarget { slot, generation }.format(),
+                receive_count: message.receive_count,
+                sent_at: Some(self.clock.wall_time(message.sent_at)),
+                first_received_at: Some(self.clock.wall_time(first_received_at)),
+                sender_id: None,
+                group_id: message.group_id.clone(),
+                deduplication_id: message.deduplication_id.clone(),
+                sequence_number: message.sequence_number.clone(),
+                attributes: message.attributes.clone(),
+            },
             body: message.body.clone(),
-            receive_count: message.receive_count,
-            sent_at: Some(self.clock.wall_time(message.sent_at)),
-            first_received_at: Some(self.clock.wall_time(first_received_at)),
-            sender_id: None,
-            group_id: message.group_id.clone(),
-            deduplication_id: message.deduplication_id.clone(),
-            sequence_number: message.sequence_number.clone(),
-            attributes: message.attributes.clone(),
         }
     }
 

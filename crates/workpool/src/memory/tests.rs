@@ -43,7 +43,10 @@ fn counts(queue: &MemoryQueue) -> (u64, u64, u64) {
 }
 
 fn handles(messages: &[RawMessage]) -> Vec<String> {
-    messages.iter().map(|m| m.receipt_handle.clone()).collect()
+    messages
+        .iter()
+        .map(|m| m.metadata.receipt_handle.clone())
+        .collect()
 }
 
 fn change(handle: &str, timeout: Duration) -> VisibilityChange {
@@ -69,7 +72,10 @@ async fn visibility_expiry_redelivers_with_a_higher_receive_count_and_a_new_hand
     let first = receive(&queue, 10).await;
     assert_eq!(first.len(), 1);
     assert_eq!(
-        (first[0].message_id.as_str(), first[0].receive_count),
+        (
+            first[0].metadata.message_id.as_str(),
+            first[0].metadata.receive_count
+        ),
         (sent.message_id.as_str(), 1)
     );
     assert_eq!(counts(&queue), (0, 1, 0));
@@ -79,12 +85,18 @@ async fn visibility_expiry_redelivers_with_a_higher_receive_count_and_a_new_hand
     advance(SECOND).await;
     let second = receive(&queue, 10).await;
     assert_eq!(second.len(), 1);
-    assert_eq!(second[0].message_id, sent.message_id);
-    assert_eq!(second[0].receive_count, 2);
-    assert_ne!(second[0].receipt_handle, first[0].receipt_handle);
-    assert_eq!(second[0].first_received_at, first[0].first_received_at);
-    assert_eq!(second[0].sent_at, first[0].sent_at);
-    assert!(second[0].first_received_at.unwrap() >= second[0].sent_at.unwrap());
+    assert_eq!(second[0].metadata.message_id, sent.message_id);
+    assert_eq!(second[0].metadata.receive_count, 2);
+    assert_ne!(
+        second[0].metadata.receipt_handle,
+        first[0].metadata.receipt_handle
+    );
+    assert_eq!(
+        second[0].metadata.first_received_at,
+        first[0].metadata.first_received_at
+    );
+    assert_eq!(second[0].metadata.sent_at, first[0].metadata.sent_at);
+    assert!(second[0].metadata.first_received_at.unwrap() >= second[0].metadata.sent_at.unwrap());
 }
 
 #[tokio::test(start_paused = true)]
@@ -94,7 +106,7 @@ async fn a_receive_may_set_its_own_visibility_timeout() {
     let request = ReceiveRequest::new(1, Duration::ZERO).with_visibility_timeout(5 * SECOND);
     assert_eq!(queue.receive(request).await.unwrap().len(), 1);
     advance(5 * SECOND).await;
-    assert_eq!(receive(&queue, 1).await[0].receive_count, 2);
+    assert_eq!(receive(&queue, 1).await[0].metadata.receive_count, 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,7 +140,7 @@ async fn a_bad_handle_fails_only_its_entry() {
     let mut batch = handles(&received);
     batch.insert(1, "not-a-handle".into());
     batch.insert(3, "4000:0".into());
-    batch.insert(4, format!("{}9", received[0].receipt_handle));
+    batch.insert(4, format!("{}9", received[0].metadata.receipt_handle));
     let outcome = queue.delete_batch(&batch).await.unwrap();
     assert_eq!(
         codes(&outcome),
@@ -157,7 +169,7 @@ async fn a_stale_handle_is_accepted_by_delete_but_deletes_nothing() {
     assert!(outcome.all_succeeded());
     assert_eq!(counts(&queue), (0, 1, 0), "only the latest handle deletes");
     let stale_change = queue
-        .change_visibility_batch(&[change(&first[0].receipt_handle, SECOND)])
+        .change_visibility_batch(&[change(&first[0].metadata.receipt_handle, SECOND)])
         .await
         .unwrap();
     assert_eq!(codes(&stale_change), [(0, "MessageNotInflight")]);
@@ -193,7 +205,10 @@ async fn change_visibility_extends_releases_and_refuses_what_sqs_refuses() {
         .send_batch(vec![OutgoingMessage::new("a"), OutgoingMessage::new("b")])
         .unwrap();
     let received = receive(&queue, 2).await;
-    let (a, b) = (&received[0].receipt_handle, &received[1].receipt_handle);
+    let (a, b) = (
+        &received[0].metadata.receipt_handle,
+        &received[1].metadata.receipt_handle,
+    );
 
     let outcome = queue
         .change_visibility_batch(&[
@@ -226,7 +241,7 @@ async fn change_visibility_extends_releases_and_refuses_what_sqs_refuses() {
 async fn visibility_ends_at_most_twelve_hours_after_the_receive() {
     let queue = standard("jobs");
     queue.send(OutgoingMessage::new("m")).unwrap();
-    let handle = receive(&queue, 1).await.remove(0).receipt_handle;
+    let handle = receive(&queue, 1).await.remove(0).metadata.receipt_handle;
     advance(Duration::from_secs(3600)).await;
     let too_far = queue
         .change_visibility_batch(&[change(&handle, MAX_VISIBILITY)])
@@ -262,11 +277,14 @@ async fn redrive_moves_a_message_received_max_receive_count_times() {
     advance(SECOND).await;
     let second = receive(&queue, 10).await;
     assert_eq!(
-        second.iter().map(|m| m.receive_count).collect::<Vec<_>>(),
+        second
+            .iter()
+            .map(|m| m.metadata.receive_count)
+            .collect::<Vec<_>>(),
         [2, 2]
     );
     queue
-        .delete_batch(&[second[1].receipt_handle.clone()])
+        .delete_batch(&[second[1].metadata.receipt_handle.clone()])
         .await
         .unwrap();
     advance(SECOND).await;
@@ -277,10 +295,16 @@ async fn redrive_moves_a_message_received_max_receive_count_times() {
     assert!(queue.is_empty());
     assert_eq!(counts(&dead_letters), (1, 0, 0));
     let moved = receive(&dead_letters, 10).await;
-    assert_eq!(moved[0].message_id, sent.message_id);
+    assert_eq!(moved[0].metadata.message_id, sent.message_id);
     assert_eq!(moved[0].body, "poison");
-    assert_eq!(moved[0].attributes["kind"], MessageAttribute::string("bad"));
-    assert_eq!(moved[0].receive_count, 3, "the receive count carries over");
+    assert_eq!(
+        moved[0].metadata.attributes["kind"],
+        MessageAttribute::string("bad")
+    );
+    assert_eq!(
+        moved[0].metadata.receive_count, 3,
+        "the receive count carries over"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -314,7 +338,7 @@ async fn fifo_locks_a_group_while_a_message_is_in_flight_and_keeps_order() {
     }
     let first = receive(&queue, 1).await;
     assert_eq!(bodies(&first), ["a"]);
-    assert_eq!(first[0].group_id.as_deref(), Some("g1"));
+    assert_eq!(first[0].metadata.group_id.as_deref(), Some("g1"));
     assert_eq!(bodies(&receive(&queue, 10).await), ["x"], "g1 is locked");
     assert!(receive(&queue, 10).await.is_empty(), "both groups locked");
     assert_eq!(counts(&queue), (2, 2, 0));
@@ -327,7 +351,7 @@ async fn fifo_locks_a_group_while_a_message_is_in_flight_and_keeps_order() {
     );
     let sequence: Vec<&str> = rest
         .iter()
-        .map(|m| m.sequence_number.as_deref().unwrap())
+        .map(|m| m.metadata.sequence_number.as_deref().unwrap())
         .collect();
     assert!(sequence[0] < sequence[1]);
 }
@@ -348,14 +372,14 @@ async fn fifo_redelivers_a_group_in_order_after_its_timeout() {
     let first = receive(&queue, 2).await;
     assert_eq!(bodies(&first), ["1", "2"]);
     queue
-        .delete_batch(&[first[1].receipt_handle.clone()])
+        .delete_batch(&[first[1].metadata.receipt_handle.clone()])
         .await
         .unwrap();
     assert!(receive(&queue, 10).await.is_empty(), "1 is still in flight");
     advance(5 * SECOND).await;
     let again = receive(&queue, 10).await;
     assert_eq!(bodies(&again), ["1", "3"]);
-    assert_eq!(again[0].receive_count, 2);
+    assert_eq!(again[0].metadata.receive_count, 2);
 }
 
 #[tokio::test(start_paused = true)]
@@ -372,7 +396,7 @@ async fn fifo_changing_visibility_to_zero_unlocks_the_group() {
     assert_eq!(bodies(&first), ["1", "2"]);
     let release: Vec<_> = first
         .iter()
-        .map(|m| change(&m.receipt_handle, Duration::ZERO))
+        .map(|m| change(&m.metadata.receipt_handle, Duration::ZERO))
         .collect();
     queue.change_visibility_batch(&release).await.unwrap();
     assert_eq!(bodies(&receive(&queue, 1).await), ["1"]);
@@ -403,7 +427,7 @@ async fn fifo_redrive_keeps_the_group_and_lets_the_next_message_through() {
     );
     let moved = receive(&dead_letters, 10).await;
     assert_eq!(bodies(&moved), ["1"]);
-    assert_eq!(moved[0].group_id.as_deref(), Some("g"));
+    assert_eq!(moved[0].metadata.group_id.as_deref(), Some("g"));
 }
 
 #[tokio::test(start_paused = true)]
@@ -430,7 +454,7 @@ async fn fifo_deduplicates_within_five_minutes_only() {
     assert_eq!(queue.len(), 1);
 
     let received = receive(&queue, 10).await;
-    assert_eq!(received[0].deduplication_id.as_deref(), Some("d1"));
+    assert_eq!(received[0].metadata.deduplication_id.as_deref(), Some("d1"));
     queue.delete_batch(&handles(&received)).await.unwrap();
     advance(DEDUPLICATION_WINDOW - SECOND).await;
     queue
@@ -486,7 +510,11 @@ async fn content_based_deduplication_hashes_the_body() {
     assert_eq!(queue.len(), 3);
     let received = receive(&queue, 10).await;
     assert_eq!(
-        received[0].deduplication_id.as_deref().map(str::len),
+        received[0]
+            .metadata
+            .deduplication_id
+            .as_deref()
+            .map(str::len),
         Some(64)
     );
     advance(DEDUPLICATION_WINDOW).await;
@@ -580,7 +608,10 @@ async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
         .receive(ReceiveRequest::new(10, Duration::from_secs(20)))
         .await
         .unwrap();
-    assert_eq!((again[0].receive_count, started.elapsed()), (2, 5 * SECOND));
+    assert_eq!(
+        (again[0].metadata.receive_count, started.elapsed()),
+        (2, 5 * SECOND)
+    );
     queue.delete_batch(&handles(&again)).await.unwrap();
 
     queue
@@ -601,7 +632,7 @@ async fn a_long_poll_returns_when_a_visibility_timeout_or_delay_ends() {
 async fn a_long_poll_sees_a_shortened_visibility_timeout() {
     let queue = standard("jobs");
     queue.send(OutgoingMessage::new("m")).unwrap();
-    let handle = receive(&queue, 1).await.remove(0).receipt_handle;
+    let handle = receive(&queue, 1).await.remove(0).metadata.receipt_handle;
     let poller = queue.clone();
     let started = Instant::now();
     let poll = tokio::spawn(async move {
@@ -704,14 +735,20 @@ async fn messages_carry_their_attributes_and_group() {
         )
         .unwrap();
     let message = receive(&queue, 1).await.remove(0);
-    assert_eq!(message.group_id.as_deref(), Some("tenant-1"));
-    assert_eq!(message.attributes["n"], MessageAttribute::number(7));
+    assert_eq!(message.metadata.group_id.as_deref(), Some("tenant-1"));
     assert_eq!(
-        message.attributes["b"],
+        message.metadata.attributes["n"],
+        MessageAttribute::number(7)
+    );
+    assert_eq!(
+        message.metadata.attributes["b"],
         MessageAttribute::binary(vec![1_u8, 2])
     );
     assert_eq!(
-        (message.sequence_number, message.deduplication_id),
+        (
+            message.metadata.sequence_number,
+            message.metadata.deduplication_id
+        ),
         (None, None)
     );
 }

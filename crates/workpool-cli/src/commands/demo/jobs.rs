@@ -196,10 +196,9 @@ mod tests {
             mean: Duration::from_millis(50),
             jitter: 0.0,
         };
-        let mut raw = workpool::RawMessage::new("m-42", "r-42", job_body(42));
-        raw.sent_at = Some(SystemTime::now() - Duration::from_secs(2));
-        let (metadata, body) = workpool::Metadata::split(raw);
-        let message = Message::new(body, metadata);
+        let mut metadata = workpool::Metadata::new("m-42", "r-42");
+        metadata.sent_at = Some(SystemTime::now() - Duration::from_secs(2));
+        let message = Message::new(job_body(42), metadata);
         let call = handler(model, tally.clone(), instance.clone()).oneshot(message);
         let running = tokio::spawn(call);
         tokio::task::yield_now().await;
