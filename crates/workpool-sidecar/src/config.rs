@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use http::Uri;
 
+use crate::http_handoff::HttpHandoffConfig;
+
 /// How messages reach the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -31,11 +33,8 @@ pub struct SidecarConfig {
     pub(crate) queue_url: String,
     pub(crate) endpoint_url: Option<String>,
     pub(crate) mode: Mode,
-    pub(crate) http_url: Uri,
-    pub(crate) content_type: String,
-    pub(crate) accept_any_2xx: bool,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) inactivity_timeout: Duration,
+    /// HTTP mode's settings, with the queue's name filled in when the sidecar starts.
+    pub(crate) http: HttpHandoffConfig,
     pub(crate) health_url: Option<Uri>,
     pub(crate) command: Option<String>,
     pub(crate) command_timeout: Option<Duration>,
@@ -63,11 +62,7 @@ impl SidecarConfig {
             queue_url: queue_url.into(),
             endpoint_url: None,
             mode: Mode::Http,
-            http_url: Uri::from_static("http://127.0.0.1:80/"),
-            content_type: "application/json".into(),
-            accept_any_2xx: false,
-            connect_timeout: Duration::from_secs(5),
-            inactivity_timeout: Duration::from_secs(299),
+            http: HttpHandoffConfig::new(Uri::from_static("http://127.0.0.1:80/"), ""),
             health_url: None,
             command: None,
             command_timeout: None,
@@ -109,33 +104,36 @@ impl SidecarConfig {
 
     /// Where HTTP mode POSTs each message. Default `http://127.0.0.1:80/` (as `sqsd`).
     pub fn http_url(mut self, url: Uri) -> Self {
-        self.http_url = url;
+        self.http.url = url;
         self
     }
 
-    /// The `Content-Type` of each POST. Default `application/json`.
+    /// The `Content-Type` of each POST, as [`HttpHandoffConfig::content_type`]. Default
+    /// `application/json`.
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        self.content_type = content_type.into();
+        self.http = self.http.content_type(content_type);
         self
     }
 
-    /// Whether any 2xx answer means success (else only 200). Default false.
+    /// Whether any 2xx answer means success (else only 200), as
+    /// [`HttpHandoffConfig::accept_any_2xx`]. Default false.
     pub fn accept_any_2xx(mut self, accept: bool) -> Self {
-        self.accept_any_2xx = accept;
+        self.http = self.http.accept_any_2xx(accept);
         self
     }
 
-    /// How long connecting to the app may take. Default 5 s.
+    /// How long connecting to the app may take, as [`HttpHandoffConfig::connect_timeout`]. Default
+    /// 5 s.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
+        self.http = self.http.connect_timeout(timeout);
         self
     }
 
-    /// How long the app may take to answer: from the start of a request (connecting included) to
-    /// the response headers, then between two chunks of the response body; past it the request
-    /// fails. Not a limit on the whole exchange. Default 299 s (as `sqsd`).
+    /// How long the app may take to answer, as [`HttpHandoffConfig::inactivity_timeout`]: to the
+    /// response headers, then between two chunks of the body; not a limit on the whole exchange.
+    /// Default 299 s (as `sqsd`).
     pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
-        self.inactivity_timeout = timeout;
+        self.http = self.http.inactivity_timeout(timeout);
         self
     }
 
@@ -269,7 +267,7 @@ impl SidecarConfig {
 
     /// The HTTP hand-off URL.
     pub fn get_http_url(&self) -> &Uri {
-        &self.http_url
+        self.http.url()
     }
 
     /// The status server's address.

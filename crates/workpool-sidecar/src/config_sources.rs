@@ -407,15 +407,15 @@ fn apply(config: &mut SidecarConfig, name: &str, value: &str) -> Result<(), Stri
                 other => return Err(format!("expected http or exec, got {other:?}")),
             }
         }
-        "http_url" => config.http_url = http_url(value)?,
+        "http_url" => config.http.url = http_url(value)?,
         "content_type" => {
             http::HeaderValue::from_str(value)
                 .map_err(|_| format!("not a valid header value: {value:?}"))?;
-            config.content_type = non_empty(value)?;
+            config.http.content_type = non_empty(value)?;
         }
-        "accept_any_2xx" => config.accept_any_2xx = boolean(value)?,
-        "connect_timeout" => config.connect_timeout = positive_duration(value)?,
-        "inactivity_timeout" => config.inactivity_timeout = positive_duration(value)?,
+        "accept_any_2xx" => config.http.accept_any_2xx = boolean(value)?,
+        "connect_timeout" => config.http.connect_timeout = positive_duration(value)?,
+        "inactivity_timeout" => config.http.inactivity_timeout = positive_duration(value)?,
         "health_url" => config.health_url = Some(http_url(value)?),
         "command" => config.command = Some(non_empty(value)?),
         "command_timeout" => config.command_timeout = Some(positive_duration(value)?),

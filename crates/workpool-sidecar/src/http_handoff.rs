@@ -24,12 +24,12 @@ use crate::sqsd_headers::{self, sqsd_headers};
 /// Settings of [`HttpHandoff`].
 #[derive(Debug, Clone)]
 pub struct HttpHandoffConfig {
-    url: Uri,
+    pub(crate) url: Uri,
     queue_name: String,
-    content_type: String,
-    accept_any_2xx: bool,
-    connect_timeout: Duration,
-    inactivity_timeout: Duration,
+    pub(crate) content_type: String,
+    pub(crate) accept_any_2xx: bool,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) inactivity_timeout: Duration,
     max_idle_connections: usize,
 }
 
@@ -79,6 +79,12 @@ impl HttpHandoffConfig {
     /// How many idle keep-alive connections to keep for reuse; set it to the concurrency. Default 64.
     pub fn max_idle_connections(mut self, connections: usize) -> Self {
         self.max_idle_connections = connections;
+        self
+    }
+
+    /// The same settings for the queue named `queue_name`.
+    pub(crate) fn for_queue(mut self, queue_name: &str) -> Self {
+        self.queue_name = queue_name.to_owned();
         self
     }
 

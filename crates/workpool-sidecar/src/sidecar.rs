@@ -17,7 +17,7 @@ use crate::config::{AutoScalingMode, Mode, SidecarConfig};
 use crate::error::Error;
 use crate::exec_handoff::{ExecHandoff, ExecHandoffConfig};
 use crate::handoff_body::HandoffBody;
-use crate::http_handoff::{HttpHandoff, HttpHandoffConfig};
+use crate::http_handoff::HttpHandoff;
 use crate::in_flight::InFlight;
 use crate::instance_metadata::{ImdsMetadata, InstanceMetadata, INSTANCE_ID};
 use crate::protection_task::keep_scale_in_protection;
@@ -251,11 +251,10 @@ impl Handoff {
     fn new(config: &SidecarConfig, queue_name: &str) -> Self {
         match config.mode {
             Mode::Http => Handoff::Http(HttpHandoff::new(
-                HttpHandoffConfig::new(config.http_url.clone(), queue_name)
-                    .content_type(config.content_type.clone())
-                    .accept_any_2xx(config.accept_any_2xx)
-                    .connect_timeout(config.connect_timeout)
-                    .inactivity_timeout(config.inactivity_timeout)
+                config
+                    .http
+                    .clone()
+                    .for_queue(queue_name)
                     .max_idle_connections(config.concurrency),
             )),
             Mode::Exec => Handoff::Exec(ExecHandoff::new(
