@@ -162,17 +162,12 @@ impl Source for SqsSource {
             return Ok(BatchOutcome::default());
         }
         let context = self.context();
-        let entries = receipt_handles
-            .iter()
-            .enumerate()
-            .map(|(index, handle)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(index.to_string())
-                    .receipt_handle(handle)
-                    .build()
-                    .map_err(|error| configuration_error(&context, OPERATION, error))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = numbered_entries(&context, OPERATION, receipt_handles, |id, handle| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(handle)
+                .build()
+        })?;
         let output = self
             .inner
             .client
@@ -194,18 +189,13 @@ impl Source for SqsSource {
             return Ok(BatchOutcome::default());
         }
         let context = self.context();
-        let entries = changes
-            .iter()
-            .enumerate()
-            .map(|(index, change)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(index.to_string())
-                    .receipt_handle(&change.receipt_handle)
-                    .visibility_timeout(whole_seconds_up(change.timeout))
-                    .build()
-                    .map_err(|error| configuration_error(&context, OPERATION, error))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let entries = numbered_entries(&context, OPERATION, changes, |id, change| {
+            ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(id)
+                .receipt_handle(&change.receipt_handle)
+                .visibility_timeout(whole_seconds_up(change.timeout))
+                .build()
+        })?;
         let output = self
             .inner
             .client
@@ -338,16 +328,25 @@ fn batch_outcome(
     Ok(BatchOutcome { failed })
 }
 
-fn configuration_error(
+/// Builds one batch entry per item with `entry`, whose id is the item's index: the id
+/// [`batch_outcome`] maps a failed entry back by.
+fn numbered_entries<T, Entry>(
     context: &ErrorContext<'_>,
     operation: &'static str,
-    error: aws_sdk_sqs::error::BuildError,
-) -> Error {
-    Error::Configuration {
-        queue: context.queue.to_owned(),
-        operation,
-        reason: error.to_string(),
-    }
+    items: &[T],
+    entry: impl Fn(String, &T) -> Result<Entry, aws_sdk_sqs::error::BuildError>,
+) -> Result<Vec<Entry>, Error> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            entry(index.to_string(), item).map_err(|error| Error::Configuration {
+                queue: context.queue.to_owned(),
+                operation,
+                reason: error.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// SQS takes whole seconds; a timeout is rounded up so a message is never visible earlier than asked.
