@@ -22,7 +22,7 @@
 //! assert!(report.all_sent());
 //!
 //! let messages = queue.receive(ReceiveRequest::new(10, Duration::from_secs(20))).await?;
-//! let handles: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+//! let handles: Vec<String> = messages.iter().map(|m| m.metadata.receipt_handle.clone()).collect();
 //! let outcome = queue.delete_batch(&handles).await?;
 //! assert!(outcome.all_succeeded());
 //! # Ok(())

@@ -23,7 +23,7 @@
 //! assert!(receipt.sequence_number.is_some());
 //!
 //! let received = queue.receive(ReceiveRequest::new(10, Duration::from_secs(20))).await?;
-//! assert_eq!(received[0].message_id, receipt.message_id);
+//! assert_eq!(received[0].metadata.message_id, receipt.message_id);
 //! assert_eq!(queue.attributes_now().not_visible, 1);
 //! # Ok(()) }
 //! ```
