@@ -43,7 +43,8 @@ impl OutgoingMessage {
         }
     }
 
-    /// Sets the message group (`MessageGroupId`), required on FIFO queues. Default: none.
+    /// Sets the message group (`MessageGroupId`): required on FIFO queues, which deliver a group in
+    /// order; carried but not ordered on standard queues. Default: none.
     pub fn group_id(mut self, group_id: impl Into<String>) -> Self {
         self.group_id = Some(group_id.into());
         self
@@ -51,7 +52,7 @@ impl OutgoingMessage {
 
     /// Sets the deduplication id (`MessageDeduplicationId`) for FIFO queues; a message with the same
     /// id within 5 minutes is accepted but not delivered again. Default: none (the queue must then
-    /// use content-based deduplication).
+    /// use content-based deduplication). A standard queue refuses a message that has one.
     pub fn deduplication_id(mut self, deduplication_id: impl Into<String>) -> Self {
         self.deduplication_id = Some(deduplication_id.into());
         self
