@@ -329,6 +329,27 @@ fn an_invalid_policy_is_refused() {
 }
 
 #[test]
+fn more_instances_at_the_start_than_the_group_s_max_are_refused() {
+    let simulation = Simulation::new(Policy::latency_target(LatencyTarget::new(
+        4,
+        Duration::from_secs(30),
+        Duration::from_secs(120),
+    )))
+    .bounds(0, 10);
+    let trace = Trace::from_pairs(vec![(0, 1)]);
+    let error = simulation
+        .clone()
+        .initial_instances(11)
+        .run(&trace)
+        .expect_err("refused");
+    assert_eq!(
+        error.to_string(),
+        "invalid simulation setting `initial_instances`: must not be above max"
+    );
+    assert!(simulation.initial_instances(10).run(&trace).is_ok());
+}
+
+#[test]
 fn the_chart_covers_the_run() {
     let report = latency_simulation().run(&trace("spike")).expect("runs");
     let svg = render_svg(&report, "spike");

@@ -102,7 +102,8 @@ impl Simulation {
         self
     }
 
-    /// Instances in service at the start (default 0; raised to the group's min).
+    /// Instances in service at the start (default 0; raised to the group's min; above its max, the
+    /// run is refused).
     pub fn initial_instances(mut self, instances: u32) -> Self {
         self.initial_instances = instances;
         self
@@ -147,6 +148,9 @@ impl Simulation {
         }
         if self.min > self.max {
             return invalid("min", "must not be above max");
+        }
+        if self.initial_instances > self.max {
+            return invalid("initial_instances", "must not be above max");
         }
         Ok(())
     }
