@@ -1,8 +1,8 @@
 //! The controller against the emulator through the real AWS SDK: SQS depth in, CloudWatch metrics out,
 //! the Auto Scaling group's desired capacity moved both ways, once and in the loop, for one target
 //! and for two in one loop, and a restart that keeps the stabilization window from
-//! the group's scaling activities (the group's creation among them), and a scale-in held while the
-//! instances launched are booting.
+//! the group's scaling activities (the group's creation among them) and the quiet time from the
+//! depth it published, and a scale-in held while the instances launched are booting.
 
 use std::time::{Duration, SystemTime};
 
@@ -11,8 +11,11 @@ use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client as CloudWatch;
 use aws_sdk_sqs::Client as Sqs;
-use workpool_scaler::aws::{AwsClients, AwsController};
-use workpool_scaler::{Error, LatencyTarget, Policy, Reason, ScalingRules, Thresholds};
+use workpool_scaler::aws::{AwsClients, AwsController, CloudWatchMetrics};
+use workpool_scaler::{
+    Error, LatencyTarget, MetricsSink, Policy, QueueReading, Reason, ScalingRules, Thresholds,
+    TickMetrics,
+};
 use workpool_tests::reliability::send_bodies;
 use workpool_tests::{aws_config, create_group, create_queue, unique_name, QueueSpec};
 
@@ -630,6 +633,101 @@ async fn a_restored_controller_counts_the_group_s_creation_as_a_scale_out() {
     let moved = forgetful.tick(SystemTime::now()).await;
     assert!(moved.applied, "{}", moved.decision.reason);
     assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 5);
+}
+
+/// A controller started on an empty queue (after a restart, or each run with `--once`) reads back
+/// through CloudWatch's `GetMetricData` how long the depth it published has been zero, so it scales
+/// the last instance away once the quiet cooldown has passed instead of waiting it out again; a
+/// newer figure with messages in it makes it wait the whole cooldown.
+#[tokio::test]
+async fn a_restored_controller_counts_the_quiet_published_before_it_started() {
+    let f = fixture(1).await;
+    let cooldown = Duration::from_secs(90);
+    let policy = || {
+        Policy::latency_target(LatencyTarget::new(
+            2,
+            Duration::from_secs(60),
+            Duration::from_secs(60),
+        ))
+        .with_rules(
+            ScalingRules::default()
+                .scale_in_stabilization(Duration::ZERO)
+                .scale_to_zero_cooldown(cooldown),
+        )
+    };
+    let metrics = CloudWatchMetrics::new(f.cloudwatch.clone()).namespace(&f.namespace);
+    let figures = |ago: u64, waiting: u64| {
+        let reading = QueueReading {
+            visible: waiting,
+            not_visible: 0,
+            delayed: 0,
+        };
+        TickMetrics::new(
+            SystemTime::now() - Duration::from_secs(ago),
+            &f.queue_name,
+            &f.group,
+            &reading,
+            None,
+            Some(1),
+        )
+    };
+    // Messages four minutes ago, none three minutes and one minute ago.
+    for (ago, waiting) in [(240, 6), (180, 0), (60, 0)] {
+        metrics
+            .publish(&figures(ago, waiting))
+            .await
+            .expect("publish");
+    }
+    let depths = metrics
+        .published_depth(
+            &f.queue_name,
+            &f.group,
+            SystemTime::now() - Duration::from_secs(300),
+        )
+        .await
+        .expect("read back");
+    let most: Vec<u64> = depths.iter().map(|depth| depth.most).collect();
+    assert_eq!(most, vec![6, 0, 0], "{depths:?}");
+
+    let mut restored = f.controller(policy()).await;
+    restored.restore(SystemTime::now()).await.expect("readable");
+    let quiet_for = restored
+        .history()
+        .quiet_since()
+        .and_then(|since| SystemTime::now().duration_since(since).ok())
+        .expect("the queue is known to be quiet");
+    assert!(
+        quiet_for >= cooldown && quiet_for <= Duration::from_secs(180),
+        "{quiet_for:?}"
+    );
+    let zero = restored.tick(SystemTime::now()).await;
+    assert!(zero.errors.is_empty(), "{:?}", zero.errors);
+    assert!(
+        matches!(zero.decision.reason, Reason::ScaleToZero { .. }),
+        "{}",
+        zero.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 0);
+
+    // Messages half a minute ago: a fresh controller does not know the queue to be quiet.
+    f.autoscaling
+        .set_desired_capacity()
+        .auto_scaling_group_name(&f.group)
+        .desired_capacity(1)
+        .send()
+        .await
+        .expect("set desired");
+    metrics.publish(&figures(30, 2)).await.expect("publish");
+    let mut wary = f.controller(policy()).await;
+    wary.restore(SystemTime::now()).await.expect("readable");
+    assert_eq!(wary.history().quiet_since(), None);
+    let held = wary.tick(SystemTime::now()).await;
+    assert!(
+        matches!(held.decision.reason, Reason::QuietCooldown { remaining } if remaining == cooldown),
+        "{}",
+        held.decision.reason
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 1);
 }
 
 /// Instances a scale-out launched are read as booting while they are `Pending` (the emulator keeps

@@ -439,3 +439,49 @@ fn once_holds_a_group_whose_instances_are_booting_and_says_so() {
         "3 Pending,Pending,Pending\n3 InService,InService,InService"
     );
 }
+
+/// Run from cron, each `scale --once` is a fresh process: the quiet cooldown is measured from the
+/// depth earlier runs published to CloudWatch. Here, with no stabilization window and no quiet
+/// cooldown: the first run sees the queue empty but has no earlier figure, so it holds the last
+/// instance; the second reads the first one's zero back and scales to zero.
+#[test]
+fn once_from_cron_scales_to_zero_from_the_quiet_earlier_runs_published() {
+    let endpoint = emulator_endpoint();
+    let namespace = unique("CliQuiet");
+    let (jobs, workers) = (unique("cli-quiet-jobs"), unique("cli-quiet-workers"));
+    boto3(
+        "sqs = client('sqs')\n\
+         asg = client('autoscaling')\n\
+         sqs.create_queue(QueueName=sys.argv[2])\n\
+         asg.create_launch_configuration(LaunchConfigurationName=sys.argv[3] + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
+         asg.create_auto_scaling_group(AutoScalingGroupName=sys.argv[3], LaunchConfigurationName=sys.argv[3] + '-lc', MinSize=0, MaxSize=10, DesiredCapacity=1, AvailabilityZones=['us-east-1a'])\n",
+        &[&jobs, &workers],
+    );
+    let config = temp_file(
+        "quiet.toml",
+        &format!(
+            "namespace = \"{namespace}\"\n\n[[target]]\nqueue = \"{jobs}\"\ngroup = \"{workers}\"\nslots_per_instance = 4\nmean_job_time = 30\nacceptable_wait = 120\nscale_in_stabilization = 0\nscale_to_zero_cooldown = 0\n"
+        ),
+    );
+    let first = scale_once(&config, &[], &endpoint);
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(first.status.success(), "{stdout}\n{}", stderr(&first));
+    assert!(
+        stdout.contains(&format!(
+            "{jobs} → {workers}: desired 1 (hold at one: the queue must read empty at one more evaluation before scaling to zero)"
+        )),
+        "{stdout}"
+    );
+    let second = scale_once(&config, &[], &endpoint);
+    let stdout = String::from_utf8_lossy(&second.stdout);
+    assert!(second.status.success(), "{stdout}\n{}", stderr(&second));
+    assert!(
+        stdout.contains(&format!("{jobs} → {workers}: desired 1 → 0")),
+        "{stdout}"
+    );
+    let desired = boto3(
+        "print(client('autoscaling').describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]['DesiredCapacity'])\n",
+        &[&workers],
+    );
+    assert_eq!(desired, "0");
+}

@@ -14,6 +14,10 @@ use crate::ports::{Capacity, MetricsSink, QueueDepth, TickMetrics};
 /// How far back scaling activities are read when rebuilding the history after a restart.
 const RESTORE_LOOKBACK: Duration = Duration::from_secs(3600);
 
+/// How much further back than the quiet cooldown the published depth is read after a restart: two
+/// of CloudWatch's one-minute periods, so that an empty run as long as the cooldown shows whole.
+const QUIET_LOOKBACK_MARGIN: Duration = Duration::from_secs(120);
+
 /// One scaling target: a queue, the group that works it, where metrics go, and the policy.
 #[derive(Debug)]
 pub struct Controller<Q, C, M> {
@@ -73,18 +77,59 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
         &self.history
     }
 
-    /// Rebuilds the history from the group's scaling activities of the last hour, so cooldowns and the
-    /// stabilization window survive a restart.
+    /// Rebuilds the history after a restart (or for a run with `--once`): the cooldowns and the
+    /// stabilization window from the group's scaling activities of the last hour, and how long the
+    /// queue has been empty from the depth published over the quiet cooldown (and two minutes more),
+    /// so that a fresh controller neither waits the quiet cooldown out again nor scales to zero
+    /// sooner. What can be read is used even when the other cannot; the first error is returned.
     pub async fn restore(&mut self, now: SystemTime) -> Result<(), crate::Error> {
-        let since = now.checked_sub(RESTORE_LOOKBACK).unwrap_or(now);
-        let events = self.capacity.scaling_events(since).await?;
-        debug!(
-            group = self.capacity.group_name(),
-            events = events.len(),
-            "history rebuilt from scaling activities"
+        let activities_since = now.checked_sub(RESTORE_LOOKBACK).unwrap_or(now);
+        let depth_since = now
+            .checked_sub(self.policy.rules().zero_cooldown() + QUIET_LOOKBACK_MARGIN)
+            .unwrap_or(now);
+        let (events, depths) = tokio::join!(
+            self.capacity.scaling_events(activities_since),
+            self.metrics.published_depth(
+                self.queue.queue_name(),
+                self.capacity.group_name(),
+                depth_since
+            )
         );
-        self.history = History::from_scaling_events(&events);
-        Ok(())
+        let mut first_error = None;
+        let history = match events {
+            Ok(events) => {
+                debug!(
+                    group = self.capacity.group_name(),
+                    events = events.len(),
+                    "history rebuilt from scaling activities"
+                );
+                History::from_scaling_events(&events)
+            }
+            Err(error) => {
+                first_error = Some(error);
+                History::new()
+            }
+        };
+        self.history = match depths {
+            Ok(depths) => {
+                let history = history.quiet_from_published(&depths, now);
+                debug!(
+                    queue = self.queue.queue_name(),
+                    periods = depths.len(),
+                    quiet_for_seconds = history
+                        .quiet_since()
+                        .and_then(|since| now.duration_since(since).ok())
+                        .map(|quiet| quiet.as_secs()),
+                    "quiet time read back from the published depth"
+                );
+                history
+            }
+            Err(error) => {
+                first_error.get_or_insert(error);
+                history
+            }
+        };
+        first_error.map_or(Ok(()), Err)
     }
 
     /// One evaluation at `now`: read the queue and the group, decide, publish the figures, apply the
@@ -134,6 +179,7 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
         if !self.dry_run {
             if let Ok(reading) = &observation.queue {
                 let metrics = TickMetrics::new(
+                    now,
                     &queue_name,
                     &group_name,
                     reading,
@@ -389,5 +435,80 @@ mod tests {
         let report = controller.tick(now).await;
         assert!(!report.applied, "{}", report.decision.reason);
         assert_eq!(fleet.describe().await.expect("readable").desired, 5);
+    }
+
+    #[tokio::test]
+    async fn restore_reads_how_long_the_queue_has_been_empty_from_the_published_depth() {
+        // No stabilization window, the default 300 s quiet cooldown.
+        let policy = policy()
+            .with_rules(crate::ScalingRules::default().scale_in_stabilization(Duration::ZERO));
+        let queue = StaticQueueDepth::new("jobs");
+        let fleet = LocalFleet::new("workers").boot_delay(Duration::ZERO);
+        fleet.set_desired(1).await.expect("within bounds");
+        let metrics = RecordingMetrics::new();
+        let start = SystemTime::now();
+        // A controller sees the queue with messages, then empty, and stops.
+        let mut first = Controller::new(
+            queue.clone(),
+            fleet.clone(),
+            metrics.clone(),
+            policy.clone(),
+        );
+        queue.set(QueueReading {
+            visible: 0,
+            not_visible: 2,
+            delayed: 0,
+        });
+        first.tick(start).await;
+        queue.set(QueueReading::default());
+        first.tick(start + Duration::from_secs(15)).await;
+        assert_eq!(fleet.describe().await.expect("readable").desired, 1);
+
+        // 290 s of quiet published: a fresh controller holds the last instance for 10 s more.
+        let early = start + Duration::from_secs(305);
+        let mut restarted = Controller::new(
+            queue.clone(),
+            fleet.clone(),
+            metrics.clone(),
+            policy.clone(),
+        );
+        restarted.restore(early).await.expect("readable");
+        assert_eq!(
+            restarted.history().quiet_since(),
+            Some(start + Duration::from_secs(15))
+        );
+        let held = restarted.tick(early).await;
+        assert!(
+            matches!(held.decision.reason, Reason::QuietCooldown { remaining } if remaining == Duration::from_secs(10)),
+            "{}",
+            held.decision.reason
+        );
+
+        // Past the cooldown, another fresh controller (a run with --once) scales to zero at once;
+        // one that cannot see what was published waits the whole cooldown.
+        let late = start + Duration::from_secs(330);
+        let mut blind = Controller::new(
+            queue.clone(),
+            fleet.clone(),
+            RecordingMetrics::new(),
+            policy.clone(),
+        );
+        blind.restore(late).await.expect("readable");
+        let blind_report = blind.tick(late).await;
+        assert!(
+            matches!(blind_report.decision.reason, Reason::QuietCooldown { remaining } if remaining == Duration::from_secs(300)),
+            "{}",
+            blind_report.decision.reason
+        );
+        let mut informed = Controller::new(queue, fleet.clone(), metrics, policy);
+        informed.restore(late).await.expect("readable");
+        let report = informed.tick(late).await;
+        assert!(
+            matches!(report.decision.reason, Reason::ScaleToZero { .. }),
+            "{}",
+            report.decision.reason
+        );
+        assert!(report.applied);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 0);
     }
 }

@@ -247,6 +247,10 @@ impl fmt::Display for Reason {
                 write!(f, "hold: {busy} busy instance(s) keep the capacity")
             }
             Reason::AtMinimum { min } => write!(f, "hold at the group's min {min}"),
+            Reason::QuietCooldown { remaining } if remaining.is_zero() => write!(
+                f,
+                "hold at one: the queue must read empty at one more evaluation before scaling to zero"
+            ),
             Reason::QuietCooldown { remaining } => write!(
                 f,
                 "hold at one: the queue must stay empty {}s more before scaling to zero",
@@ -278,5 +282,28 @@ impl fmt::Display for Reason {
                 "back within bounds: the capacity was outside the group's [{min}, {max}]"
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quiet_cooldown_says_how_long_is_left_or_that_one_more_empty_reading_is_needed() {
+        let left = Reason::QuietCooldown {
+            remaining: Duration::from_secs(40),
+        };
+        assert_eq!(
+            left.to_string(),
+            "hold at one: the queue must stay empty 40s more before scaling to zero"
+        );
+        let unseen = Reason::QuietCooldown {
+            remaining: Duration::ZERO,
+        };
+        assert_eq!(
+            unseen.to_string(),
+            "hold at one: the queue must read empty at one more evaluation before scaling to zero"
+        );
     }
 }

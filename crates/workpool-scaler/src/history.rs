@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use crate::arrival::ArrivalEstimate;
 use crate::decision::Decision;
 use crate::observation::Observation;
+use crate::ports::PublishedDepth;
 
 /// How long recommendations are kept by default: longer than any sensible stabilization window.
 const DEFAULT_RETENTION: Duration = Duration::from_secs(3600);
@@ -82,6 +83,26 @@ impl History {
             }
         }
         history
+    }
+
+    /// Takes how long the queue has been empty from the depth published before a restart: quiet
+    /// since the end of the earliest period of the unbroken run of empty periods up to the newest
+    /// (the queue may have emptied anywhere in that period, so its end is the safe guess), and no
+    /// later than `now`. Not quiet when the newest period shows messages or nothing was published.
+    /// The figures are samples: a queue that filled and emptied between two of them goes unseen,
+    /// as it does between two ticks.
+    pub fn quiet_from_published(mut self, depths: &[PublishedDepth], now: SystemTime) -> Self {
+        let mut periods: Vec<&PublishedDepth> =
+            depths.iter().filter(|depth| depth.from <= now).collect();
+        periods.sort_by_key(|depth| depth.from);
+        self.quiet_since = None;
+        for depth in periods.iter().rev() {
+            if depth.most > 0 {
+                break;
+            }
+            self.quiet_since = Some(depth.until.min(now));
+        }
+        self
     }
 
     /// Remembers one tick: the recommendation made (its keep-up part, for the window), the change
@@ -187,5 +208,89 @@ impl History {
         {
             self.recommendations.pop_front();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + seconds)
+    }
+
+    /// A one-minute period starting at `start` seconds with at most `most` messages.
+    fn minute(start: u64, most: u64) -> PublishedDepth {
+        PublishedDepth {
+            from: at(start),
+            until: at(start + 60),
+            most,
+        }
+    }
+
+    #[test]
+    fn quiet_since_the_end_of_the_first_empty_period_after_the_last_with_messages() {
+        // Messages in the minute from 0, then three empty minutes (given out of order).
+        let depths = [minute(180, 0), minute(0, 7), minute(120, 0), minute(60, 0)];
+        let history = History::new().quiet_from_published(&depths, at(250));
+        assert_eq!(history.quiet_since(), Some(at(120)));
+    }
+
+    #[test]
+    fn messages_in_the_newest_period_or_nothing_published_is_not_quiet() {
+        let depths = [minute(0, 0), minute(60, 0), minute(120, 1)];
+        assert_eq!(
+            History::new()
+                .quiet_from_published(&depths, at(150))
+                .quiet_since(),
+            None
+        );
+        assert_eq!(
+            History::new()
+                .quiet_from_published(&[], at(150))
+                .quiet_since(),
+            None
+        );
+    }
+
+    #[test]
+    fn the_quiet_never_starts_after_now_and_periods_after_now_are_ignored() {
+        // The only empty period is the current one: quiet since now, not since its end.
+        let current = History::new().quiet_from_published(&[minute(0, 0)], at(20));
+        assert_eq!(current.quiet_since(), Some(at(20)));
+        // A period that begins after now (a clock ahead of ours) does not count, messages or not.
+        let ahead = History::new().quiet_from_published(&[minute(0, 0), minute(60, 5)], at(30));
+        assert_eq!(ahead.quiet_since(), Some(at(30)));
+    }
+
+    #[test]
+    fn single_figures_count_from_their_own_time() {
+        let figure = |seconds, most| PublishedDepth {
+            from: at(seconds),
+            until: at(seconds),
+            most,
+        };
+        let depths = [figure(0, 3), figure(15, 0), figure(30, 0)];
+        let history = History::new().quiet_from_published(&depths, at(45));
+        assert_eq!(history.quiet_since(), Some(at(15)));
+    }
+
+    #[test]
+    fn the_read_back_quiet_survives_the_next_empty_tick_and_ends_with_a_busy_one() {
+        let restored = History::new().quiet_from_published(&[minute(0, 0)], at(100));
+        let observe = |total| Observation {
+            queue: Ok(crate::QueueReading {
+                visible: total,
+                not_visible: 0,
+                delayed: 0,
+            }),
+            group: Ok(crate::GroupReading::default()),
+        };
+        let decision = Decision::hold(Some(1), None, crate::Reason::Steady);
+        let mut history = restored.clone();
+        history.record(at(115), &observe(0), &decision);
+        assert_eq!(history.quiet_since(), Some(at(60)));
+        history.record(at(130), &observe(2), &decision);
+        assert_eq!(history.quiet_since(), None);
     }
 }

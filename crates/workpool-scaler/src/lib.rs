@@ -59,4 +59,4 @@ pub use observation::{GroupReading, Input, Observation, QueueReading, ReadError}
 pub use policy::{
     LatencyTarget, Policy, PolicyKind, PolicyProblem, Recommendation, ScalingRules, Thresholds,
 };
-pub use ports::{Capacity, MetricsSink, QueueDepth, TickMetrics};
+pub use ports::{Capacity, MetricsSink, PublishedDepth, QueueDepth, TickMetrics};

@@ -2,10 +2,11 @@
 //! remembers what it was given.
 
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use crate::error::Error;
 use crate::observation::QueueReading;
-use crate::ports::{MetricsSink, QueueDepth, TickMetrics};
+use crate::ports::{MetricsSink, PublishedDepth, QueueDepth, TickMetrics};
 
 /// A queue whose depth is whatever was last set; cloning shares it.
 #[derive(Debug, Clone)]
@@ -81,5 +82,24 @@ impl MetricsSink for RecordingMetrics {
             .unwrap_or_else(PoisonError::into_inner)
             .push(metrics.clone());
         Ok(())
+    }
+
+    /// Each figure published for the pair since `since` as a period of its own.
+    async fn published_depth(
+        &self,
+        queue_name: &str,
+        group_name: &str,
+        since: SystemTime,
+    ) -> Result<Vec<PublishedDepth>, Error> {
+        Ok(self
+            .published()
+            .iter()
+            .filter(|m| m.queue_name == queue_name && m.group_name == group_name && m.at >= since)
+            .map(|m| PublishedDepth {
+                from: m.at,
+                until: m.at,
+                most: m.visible + m.not_visible + m.delayed,
+            })
+            .collect())
     }
 }

@@ -18,10 +18,33 @@ pub trait QueueDepth: Send + Sync {
     fn read(&self) -> impl Future<Output = Result<QueueReading, Error>> + Send;
 }
 
-/// Where each tick's figures are published.
+/// Where each tick's figures are published, and read back after a restart.
 pub trait MetricsSink: Send + Sync {
     /// Publishes one tick's figures (one call).
     fn publish(&self, metrics: &TickMetrics) -> impl Future<Output = Result<(), Error>> + Send;
+
+    /// The queue depth published for `queue_name` and `group_name` since `since`, period by period
+    /// (one call), so that a restarted controller (or one run with `--once`) knows how long the queue
+    /// has been empty.
+    fn published_depth(
+        &self,
+        queue_name: &str,
+        group_name: &str,
+        since: SystemTime,
+    ) -> impl Future<Output = Result<Vec<PublishedDepth>, Error>> + Send;
+}
+
+/// The most messages (visible, in flight and delayed together) the published figures show over one
+/// period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedDepth {
+    /// The period's start.
+    pub from: SystemTime,
+    /// The period's end: the figures in it were published at or after `from` and before `until`
+    /// (the same instant for a single figure).
+    pub until: SystemTime,
+    /// At most this many messages at any figure of the period; 0 only if every figure was 0.
+    pub most: u64,
 }
 
 /// The fleet whose size the controller steers.
@@ -51,6 +74,8 @@ pub trait Capacity: Send + Sync {
 /// One tick's figures, as published to CloudWatch.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TickMetrics {
+    /// When the tick read these figures: the data points' timestamp.
+    pub at: SystemTime,
     /// The `QueueName` dimension.
     pub queue_name: String,
     /// The `AutoScalingGroupName` dimension.
@@ -69,8 +94,10 @@ pub struct TickMetrics {
 }
 
 impl TickMetrics {
-    /// The figures for a readable queue and, if readable, group, with the capacity decided.
+    /// The figures read at `at` for a readable queue and, if readable, group, with the capacity
+    /// decided.
     pub fn new(
+        at: SystemTime,
         queue_name: &str,
         group_name: &str,
         queue: &QueueReading,
@@ -78,6 +105,7 @@ impl TickMetrics {
         desired_capacity: Option<u32>,
     ) -> Self {
         Self {
+            at,
             queue_name: queue_name.to_owned(),
             group_name: group_name.to_owned(),
             visible: queue.visible,

@@ -24,6 +24,12 @@ pub struct Args {
     dry_run: bool,
     /// Evaluate every target once and exit (for cron or a scheduled function); exits non-zero when
     /// anything could not be read, published or applied.
+    ///
+    /// Each run starts from what it can read back: the cooldowns and the stabilization window from
+    /// the group's scaling activities, how long the queue has been empty from the depth published
+    /// by earlier runs (a run with --dry-run publishes nothing, so it adds nothing to that). With one
+    /// reading per run, the latency target takes the arrival rate to be the rate jobs complete; the
+    /// loop learns it from reading to reading.
     #[arg(long)]
     once: bool,
     /// Seconds between evaluations [default: the file's `interval`, else 15].
@@ -76,7 +82,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     for controller in &mut controllers {
         if let Err(error) = controller.restore(SystemTime::now()).await {
-            tracing::warn!(%error, "cannot read past scaling activities; starting with an empty history");
+            tracing::warn!(%error, "cannot read the group's past scaling activities or the depth published before; what was read is used and the rest is relearnt");
         }
     }
     tracing::info!(
