@@ -28,8 +28,9 @@ pub struct Args {
     /// Each run starts from what it can read back: the cooldowns and the stabilization window from
     /// the group's scaling activities, how long the queue has been empty from the depth published
     /// by earlier runs (a run with --dry-run publishes nothing, so it adds nothing to that). With one
-    /// reading per run, the latency target takes the arrival rate to be the rate jobs complete; the
-    /// loop learns it from reading to reading.
+    /// reading per run, the latency target takes the arrival rate to be the rate jobs complete, and
+    /// no instance has been seen idle for long, so `release_idle_after` does not act: the loop
+    /// learns both from reading to reading.
     #[arg(long)]
     once: bool,
     /// Seconds between evaluations [default: the file's `interval`, else 15].
