@@ -63,6 +63,34 @@ fn boto3(script: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
+/// Creates `queue` with `messages` waiting, and `group` with MinSize `min`, MaxSize `max` and
+/// `desired` instances, on the emulator.
+fn create_queue_and_group(
+    queue: &str,
+    messages: usize,
+    group: &str,
+    [min, max, desired]: [u32; 3],
+) {
+    boto3(
+        "sqs = client('sqs')\n\
+         url = sqs.create_queue(QueueName=sys.argv[2])['QueueUrl']\n\
+         count = int(sys.argv[4])\n\
+         for batch in range(0, count, 10):\n\
+         \x20   sqs.send_message_batch(QueueUrl=url, Entries=[{'Id': str(n), 'MessageBody': 'job'} for n in range(batch, min(count, batch + 10))])\n\
+         asg = client('autoscaling')\n\
+         asg.create_launch_configuration(LaunchConfigurationName=sys.argv[3] + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
+         asg.create_auto_scaling_group(AutoScalingGroupName=sys.argv[3], LaunchConfigurationName=sys.argv[3] + '-lc', MinSize=int(sys.argv[5]), MaxSize=int(sys.argv[6]), DesiredCapacity=int(sys.argv[7]), AvailabilityZones=['us-east-1a'])\n",
+        &[
+            queue,
+            group,
+            &messages.to_string(),
+            &min.to_string(),
+            &max.to_string(),
+            &desired.to_string(),
+        ],
+    );
+}
+
 fn unique(prefix: &str) -> String {
     format!(
         "{prefix}-{}-{:06x}",
@@ -144,15 +172,7 @@ fn a_group_with_min_above_max_is_named_and_nothing_is_done() {
     let group = unique("cli-bounds-workers");
     let namespace = unique("CliBounds");
     // moto, unlike AWS, accepts a group whose MinSize is above its MaxSize.
-    boto3(
-        "sqs = client('sqs')\n\
-         url = sqs.create_queue(QueueName=sys.argv[2])['QueueUrl']\n\
-         sqs.send_message(QueueUrl=url, MessageBody='job')\n\
-         asg = client('autoscaling')\n\
-         asg.create_launch_configuration(LaunchConfigurationName=sys.argv[3] + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
-         asg.create_auto_scaling_group(AutoScalingGroupName=sys.argv[3], LaunchConfigurationName=sys.argv[3] + '-lc', MinSize=5, MaxSize=2, DesiredCapacity=3, AvailabilityZones=['us-east-1a'])\n",
-        &[&queue, &group],
-    );
+    create_queue_and_group(&queue, 1, &group, [5, 2, 3]);
     let config = temp_file(
         "bounds.toml",
         &format!(
@@ -318,17 +338,8 @@ fn once_with_two_targets_in_one_config_moves_each_group_as_its_queue_says() {
     // 12 videos waiting for a latency target, its group at 1; 30 mails for thresholds, its group
     // at 0 (a group created with instances starts the thresholds' scale-out cooldown, as on AWS:
     // `scaler_aws.rs` tests that).
-    boto3(
-        "sqs = client('sqs')\n\
-         asg = client('autoscaling')\n\
-         for queue, group, count, desired in [(sys.argv[2], sys.argv[3], 12, 1), (sys.argv[4], sys.argv[5], 30, 0)]:\n\
-         \x20   url = sqs.create_queue(QueueName=queue)['QueueUrl']\n\
-         \x20   for batch in range(0, count, 10):\n\
-         \x20       sqs.send_message_batch(QueueUrl=url, Entries=[{'Id': str(n), 'MessageBody': 'job'} for n in range(batch, min(count, batch + 10))])\n\
-         \x20   asg.create_launch_configuration(LaunchConfigurationName=group + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
-         \x20   asg.create_auto_scaling_group(AutoScalingGroupName=group, LaunchConfigurationName=group + '-lc', MinSize=0, MaxSize=20, DesiredCapacity=desired, AvailabilityZones=['us-east-1a'])\n",
-        &[&videos, &encoders, &mail, &mailers],
-    );
+    create_queue_and_group(&videos, 12, &encoders, [0, 20, 1]);
+    create_queue_and_group(&mail, 30, &mailers, [0, 20, 0]);
     let config = temp_file(
         "two-targets.toml",
         &format!(
@@ -449,14 +460,7 @@ fn once_from_cron_scales_to_zero_from_the_quiet_earlier_runs_published() {
     let endpoint = emulator_endpoint();
     let namespace = unique("CliQuiet");
     let (jobs, workers) = (unique("cli-quiet-jobs"), unique("cli-quiet-workers"));
-    boto3(
-        "sqs = client('sqs')\n\
-         asg = client('autoscaling')\n\
-         sqs.create_queue(QueueName=sys.argv[2])\n\
-         asg.create_launch_configuration(LaunchConfigurationName=sys.argv[3] + '-lc', ImageId='ami-12c6146b', InstanceType='t2.micro')\n\
-         asg.create_auto_scaling_group(AutoScalingGroupName=sys.argv[3], LaunchConfigurationName=sys.argv[3] + '-lc', MinSize=0, MaxSize=10, DesiredCapacity=1, AvailabilityZones=['us-east-1a'])\n",
-        &[&jobs, &workers],
-    );
+    create_queue_and_group(&jobs, 0, &workers, [0, 10, 1]);
     let config = temp_file(
         "quiet.toml",
         &format!(
