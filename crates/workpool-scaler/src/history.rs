@@ -287,7 +287,7 @@ mod tests {
             group: Ok(crate::GroupReading::default()),
         };
         let decision = Decision::hold(Some(1), None, crate::Reason::Steady);
-        let mut history = restored.clone();
+        let mut history = restored;
         history.record(at(115), &observe(0), &decision);
         assert_eq!(history.quiet_since(), Some(at(60)));
         history.record(at(130), &observe(2), &decision);

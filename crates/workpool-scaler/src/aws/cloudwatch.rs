@@ -111,32 +111,41 @@ impl MetricsSink for CloudWatchMetrics {
         since: SystemTime,
     ) -> Result<Vec<PublishedDepth>, Error> {
         let period = READ_BACK_PERIOD.as_secs() as i32;
-        let queries = DEPTH_METRICS.iter().enumerate().map(|(index, name)| {
-            let metric = Metric::builder()
-                .namespace(&self.namespace)
-                .metric_name(*name)
-                .set_dimensions(Some(dimensions(queue_name, group_name)))
-                .build();
-            MetricDataQuery::builder()
-                .id(format!("depth{index}"))
-                .metric_stat(
-                    MetricStat::builder()
-                        .metric(metric)
-                        .period(period)
-                        .stat("Maximum")
-                        .build(),
-                )
-                .build()
-        });
+        let queries: Vec<MetricDataQuery> = DEPTH_METRICS
+            .iter()
+            .enumerate()
+            .map(|(index, name)| {
+                let metric = Metric::builder()
+                    .namespace(&self.namespace)
+                    .metric_name(*name)
+                    .set_dimensions(Some(dimensions(queue_name, group_name)))
+                    .build();
+                MetricDataQuery::builder()
+                    .id(format!("depth{index}"))
+                    .metric_stat(
+                        MetricStat::builder()
+                            .metric(metric)
+                            .period(period)
+                            .stat("Maximum")
+                            .build(),
+                    )
+                    .build()
+            })
+            .collect();
+        // A page after the first must repeat the request, the time range included.
+        let (start, end) = (
+            DateTime::from(since),
+            DateTime::from(SystemTime::now() + READ_BACK_PERIOD),
+        );
         let mut most_by_minute: BTreeMap<SystemTime, u64> = BTreeMap::new();
         let mut next_token = None;
         loop {
             let output = self
                 .client
                 .get_metric_data()
-                .set_metric_data_queries(Some(queries.clone().collect()))
-                .start_time(DateTime::from(since))
-                .end_time(DateTime::from(SystemTime::now() + READ_BACK_PERIOD))
+                .set_metric_data_queries(Some(queries.clone()))
+                .start_time(start)
+                .end_time(end)
                 .set_next_token(next_token)
                 .send()
                 .await
