@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 #[cfg(doc)]
 use crate::arrival::ArrivalEstimate;
-use crate::decision::{Decision, Reason};
+use crate::decision::{Decision, Reason, ScaleInLimit, ScaleOutLimit};
 use crate::history::History;
 use crate::observation::{GroupReading, Input, Observation, QueueReading};
 use crate::policy::{Policy, PolicyKind, ScalingRules};
@@ -117,10 +117,17 @@ pub fn decide(
             }
         }
         let mut to = recommendation;
-        if let Some(cap) = rules.scale_out_cap() {
-            to = to.min(current.saturating_add(cap));
+        let mut limit = None;
+        if let Some(step) = rules.scale_out_cap() {
+            if current.saturating_add(step) < to {
+                to = current.saturating_add(step);
+                limit = Some(ScaleOutLimit::StepCap { step });
+            }
         }
-        to = to.min(max);
+        if max < to {
+            to = max;
+            limit = Some(ScaleOutLimit::Maximum { max });
+        }
         if to <= current {
             return hold(Reason::AtMaximum {
                 recommended: recommendation,
@@ -135,7 +142,7 @@ pub fn decide(
         } else {
             Reason::ScaleOut {
                 recommended: recommendation,
-                limited: to < recommendation,
+                limit,
             }
         };
         return decided(Some(to), recommendation, reason, Vec::new());
@@ -279,17 +286,16 @@ fn scale_in_by_window(
         return Err(Reason::ScaleInCooldown { remaining });
     }
     let mut target = window_high;
-    let mut limited = false;
+    let mut limit = None;
     let zero_allowed = quiet_for.is_some_and(|quiet| quiet >= rules.zero_cooldown());
     if target == 0 && !zero_allowed {
+        let remaining = rules
+            .zero_cooldown()
+            .saturating_sub(quiet_for.unwrap_or(Duration::ZERO));
         target = 1;
-        limited = true;
+        limit = Some(ScaleInLimit::QuietCooldown { remaining });
         if target >= current {
-            return Err(Reason::QuietCooldown {
-                remaining: rules
-                    .zero_cooldown()
-                    .saturating_sub(quiet_for.unwrap_or(Duration::ZERO)),
-            });
+            return Err(Reason::QuietCooldown { remaining });
         }
     }
     if within_tolerance(rules, current, target) {
@@ -297,30 +303,27 @@ fn scale_in_by_window(
     }
     if target < group.busy {
         target = group.busy;
-        limited = true;
+        limit = Some(ScaleInLimit::Busy { busy: group.busy });
         if target >= current {
             return Err(Reason::HeldByBusy { busy: group.busy });
         }
     }
-    if let Some(cap) = rules.scale_in_cap() {
-        if current - target > cap {
-            target = current - cap;
-            limited = true;
+    if let Some(step) = rules.scale_in_cap() {
+        if current - target > step {
+            target = current - step;
+            limit = Some(ScaleInLimit::StepCap { step });
         }
     }
     if target < group.min {
         target = group.min;
-        limited = true;
+        limit = Some(ScaleInLimit::Minimum { min: group.min });
         if target >= current {
             return Err(Reason::AtMinimum { min: group.min });
         }
     }
     let reason = match (target, quiet_for) {
         (0, Some(quiet_for)) => Reason::ScaleToZero { quiet_for },
-        _ => Reason::ScaleIn {
-            window_high,
-            limited,
-        },
+        _ => Reason::ScaleIn { window_high, limit },
     };
     Ok((target, reason))
 }
@@ -488,7 +491,7 @@ mod tests {
         assert_eq!(decision.recommendation, Some(4));
         assert!(matches!(
             decision.reason,
-            Reason::ScaleOut { limited: false, .. }
+            Reason::ScaleOut { limit: None, .. }
         ));
     }
 
@@ -607,7 +610,10 @@ mod tests {
         assert_eq!(decision.desired, Some(5));
         assert!(matches!(
             decision.reason,
-            Reason::ScaleOut { limited: true, .. }
+            Reason::ScaleOut {
+                limit: Some(ScaleOutLimit::StepCap { step: 3 }),
+                ..
+            }
         ));
         let at_max = decide(
             &observe(queue(0, 400), group(20)),
@@ -617,6 +623,17 @@ mod tests {
         );
         assert_eq!(at_max.desired, None);
         assert!(matches!(at_max.reason, Reason::AtMaximum { .. }));
+        let to_max = decide(
+            &observe(queue(0, 400), group(18)),
+            &policy,
+            &History::new(),
+            at(0),
+        );
+        assert_eq!(to_max.desired, Some(20));
+        assert_eq!(
+            to_max.reason.to_string(),
+            "scale out: the policy recommends 100; the group's max is 20"
+        );
     }
 
     /// A decision without its arrival estimate, so that the next tick estimates afresh: for tests of
@@ -967,6 +984,13 @@ mod tests {
             at(0),
         );
         assert_eq!(busy.desired, Some(7));
+        assert_eq!(
+            busy.reason,
+            Reason::ScaleIn {
+                window_high: 1,
+                limit: Some(ScaleInLimit::Busy { busy: 7 })
+            }
+        );
 
         let capped_policy =
             latency().with_rules(ScalingRules::default().max_removed_per_step(Some(2)));
@@ -977,11 +1001,85 @@ mod tests {
             at(0),
         );
         assert_eq!(capped.desired, Some(8));
+        assert_eq!(
+            capped.reason.to_string(),
+            "scale in: the highest recommendation over the stabilization window is 1; at most 2 removed per step"
+        );
 
         let mut floored = group(10);
         floored.min = 6;
         let at_min = decide(&observe(queue(0, 4), floored), &latency(), &history, at(0));
         assert_eq!(at_min.desired, Some(6));
+        assert!(matches!(
+            at_min.reason,
+            Reason::ScaleIn {
+                limit: Some(ScaleInLimit::Minimum { min: 6 }),
+                ..
+            }
+        ));
+
+        let unlimited = decide(
+            &observe(queue(0, 4), group(10)),
+            &latency(),
+            &history,
+            at(0),
+        );
+        assert_eq!(
+            unlimited.reason,
+            Reason::ScaleIn {
+                window_high: 1,
+                limit: None
+            }
+        );
+    }
+
+    #[test]
+    fn a_scale_in_names_the_floor_that_sets_the_capacity_when_several_apply() {
+        // Nothing in flight: the window's high is 0, so the quiet cooldown keeps one; 3 busy keep
+        // three; a cap of 4 from 10 keeps six: the cap sets the capacity, and the reason says so.
+        let policy = latency().with_rules(ScalingRules::default().max_removed_per_step(Some(4)));
+        let mut reading = group(10);
+        reading.busy = 3;
+        let capped = decide(
+            &observe(queue(0, 0), reading.clone()),
+            &policy,
+            &History::new(),
+            at(0),
+        );
+        assert_eq!(capped.desired, Some(6));
+        assert_eq!(
+            capped.reason,
+            Reason::ScaleIn {
+                window_high: 0,
+                limit: Some(ScaleInLimit::StepCap { step: 4 })
+            }
+        );
+        // Without the cap the busy three set it; without busy ones, the quiet cooldown's one.
+        let busy = decide(
+            &observe(queue(0, 0), reading),
+            &latency(),
+            &History::new(),
+            at(0),
+        );
+        assert_eq!(busy.desired, Some(3));
+        assert!(matches!(
+            busy.reason,
+            Reason::ScaleIn {
+                limit: Some(ScaleInLimit::Busy { busy: 3 }),
+                ..
+            }
+        ));
+        let quiet = decide(
+            &observe(queue(0, 0), group(10)),
+            &latency(),
+            &History::new(),
+            at(0),
+        );
+        assert_eq!(quiet.desired, Some(1));
+        assert_eq!(
+            quiet.reason.to_string(),
+            "scale in: the highest recommendation over the stabilization window is 0; one stays until the queue has been empty 300s more"
+        );
     }
 
     #[test]

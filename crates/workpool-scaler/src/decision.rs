@@ -101,8 +101,8 @@ pub enum Reason {
     ScaleOut {
         /// What the policy recommended.
         recommended: u32,
-        /// Whether the step cap or the group's maximum limited the change.
-        limited: bool,
+        /// What kept the new capacity below the recommendation, if anything.
+        limit: Option<ScaleOutLimit>,
     },
     /// The policy wants more but the group is at its maximum.
     AtMaximum {
@@ -169,9 +169,8 @@ pub enum Reason {
     ScaleIn {
         /// The highest recommendation within the window.
         window_high: u32,
-        /// Whether the per-step cap, busy instances, the quiet cooldown or the group's minimum limited
-        /// the change.
-        limited: bool,
+        /// What kept the new capacity above the window's highest recommendation, if anything.
+        limit: Option<ScaleInLimit>,
     },
     /// Down to zero: the queue has been empty for the whole quiet cooldown.
     ScaleToZero {
@@ -204,15 +203,12 @@ impl fmt::Display for Reason {
                 f,
                 "hold at zero: {visible} visible message(s), below the activation threshold {threshold}"
             ),
-            Reason::ScaleOut {
-                recommended,
-                limited,
-            } => {
+            Reason::ScaleOut { recommended, limit } => {
                 write!(f, "scale out: the policy recommends {recommended}")?;
-                if *limited {
-                    f.write_str(" (step limited by the cap or the group's max)")?;
+                match limit {
+                    Some(limit) => write!(f, "; {limit}"),
+                    None => Ok(()),
                 }
-                Ok(())
             }
             Reason::AtMaximum { recommended, max } => write!(
                 f,
@@ -259,18 +255,15 @@ impl fmt::Display for Reason {
             Reason::ScaleInCooldown { remaining } => {
                 write!(f, "hold: scale-in cooldown, {}s left", remaining.as_secs())
             }
-            Reason::ScaleIn {
-                window_high,
-                limited,
-            } => {
+            Reason::ScaleIn { window_high, limit } => {
                 write!(
                     f,
                     "scale in: the highest recommendation over the stabilization window is {window_high}"
                 )?;
-                if *limited {
-                    f.write_str(" (limited by the step cap, busy instances, the quiet cooldown or the group's min)")?;
+                match limit {
+                    Some(limit) => write!(f, "; {limit}"),
+                    None => Ok(()),
                 }
-                Ok(())
             }
             Reason::ScaleToZero { quiet_for } => write!(
                 f,
@@ -281,6 +274,74 @@ impl fmt::Display for Reason {
                 f,
                 "back within bounds: the capacity was outside the group's [{min}, {max}]"
             ),
+        }
+    }
+}
+
+/// What kept a scale-out short of the policy's recommendation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleOutLimit {
+    /// The per-step cap ([`ScalingRules::max_scale_out_step`](crate::ScalingRules::max_scale_out_step)).
+    StepCap {
+        /// Instances added at most per step.
+        step: u32,
+    },
+    /// The group's maximum.
+    Maximum {
+        /// The group's maximum.
+        max: u32,
+    },
+}
+
+impl fmt::Display for ScaleOutLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleOutLimit::StepCap { step } => write!(f, "at most {step} added per step"),
+            ScaleOutLimit::Maximum { max } => write!(f, "the group's max is {max}"),
+        }
+    }
+}
+
+/// What kept a scale-in above the highest recommendation over the stabilization window. When several
+/// apply, the one that sets the new capacity (the highest floor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScaleInLimit {
+    /// The queue has not been empty for the quiet cooldown, so one instance stays.
+    QuietCooldown {
+        /// Time left (the full cooldown when how long the queue has been empty is unknown).
+        remaining: Duration,
+    },
+    /// Busy (scale-in protected) instances stay.
+    Busy {
+        /// Busy instances.
+        busy: u32,
+    },
+    /// The per-step cap ([`ScalingRules::max_removed_per_step`](crate::ScalingRules::max_removed_per_step)).
+    StepCap {
+        /// Instances removed at most per step.
+        step: u32,
+    },
+    /// The group's minimum.
+    Minimum {
+        /// The group's minimum.
+        min: u32,
+    },
+}
+
+impl fmt::Display for ScaleInLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ScaleInLimit::QuietCooldown { remaining } if remaining.is_zero() => {
+                f.write_str("one stays until the queue reads empty at one more evaluation")
+            }
+            ScaleInLimit::QuietCooldown { remaining } => write!(
+                f,
+                "one stays until the queue has been empty {}s more",
+                remaining.as_secs()
+            ),
+            ScaleInLimit::Busy { busy } => write!(f, "{busy} busy instance(s) stay"),
+            ScaleInLimit::StepCap { step } => write!(f, "at most {step} removed per step"),
+            ScaleInLimit::Minimum { min } => write!(f, "the group's min is {min}"),
         }
     }
 }

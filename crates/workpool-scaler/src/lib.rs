@@ -51,7 +51,7 @@ pub mod simulate;
 pub use arrival::{ArrivalEstimate, Fall};
 pub use controller::{run_every, tick_all, Controller, TickReport};
 pub use decide::decide;
-pub use decision::{Decision, Reason};
+pub use decision::{Decision, Reason, ScaleInLimit, ScaleOutLimit};
 pub use error::Error;
 pub use history::{History, ScalingEvent};
 pub use local_fleet::LocalFleet;
