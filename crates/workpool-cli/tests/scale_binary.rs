@@ -222,11 +222,15 @@ acceptable_wait = 120
         "{text}"
     );
     assert!(
-        text.contains("queue `no-such-queue-cli` does not exist"),
+        text.contains(
+            "target[0] (no-such-queue-cli → no-such-group-cli): queue `no-such-queue-cli` does not exist"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("Auto Scaling group `no-such-group-cli` does not exist"),
+        text.contains(
+            "target[0] (no-such-queue-cli → no-such-group-cli): Auto Scaling group `no-such-group-cli` does not exist"
+        ),
         "{text}"
     );
 }

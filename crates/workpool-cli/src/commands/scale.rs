@@ -65,13 +65,18 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let clients = AwsClients::load(args.endpoint_url.as_deref()).await;
     let mut controllers = Vec::new();
     let mut problems = Vec::new();
-    for target in config.targets {
+    for (index, target) in config.targets.into_iter().enumerate() {
         match clients
             .controller(&target.queue, &target.group, &namespace, target.policy)
             .await
         {
             Ok(controller) => controllers.push(controller.dry_run(args.dry_run)),
-            Err(errors) => problems.extend(errors.into_iter().map(|e| e.to_string())),
+            Err(errors) => problems.extend(errors.into_iter().map(|error| {
+                format!(
+                    "target[{index}] ({} → {}): {error}",
+                    target.queue, target.group
+                )
+            })),
         }
     }
     if !problems.is_empty() {

@@ -26,7 +26,8 @@
 //! `max_scale_out_step`, `scale_in_stabilization`, `tolerance`, `max_removed_per_step`,
 //! `scale_to_zero_cooldown` and `release_idle_after` (seconds, or `false` to keep idle instances
 //! until the stabilization window lets them go). Every bad key is reported, each with its target,
-//! whether or not other keys are missing.
+//! whether or not other keys are missing. A group is steered by one target only; one queue may feed
+//! several groups.
 
 use std::fmt;
 use std::time::Duration;
@@ -130,10 +131,20 @@ pub fn parse(text: &str) -> Result<ScaleConfig, ConfigReport> {
     match targets_value {
         None => problems.push("target: at least one [[target]] is needed".to_owned()),
         Some(Value::Array(items)) => {
+            let mut steered: Vec<(&str, usize)> = Vec::new();
             for (index, item) in items.iter().enumerate() {
                 let prefix = format!("target[{index}].");
                 match item {
                     Value::Table(target) => {
+                        if let Some(Value::String(group)) = target.get("group") {
+                            match steered.iter().find(|(seen, _)| seen == group) {
+                                Some((_, first)) => problems.push(format!(
+                                    "{prefix}group: `{group}` is already steered by target[{first}]; \
+                                     two controllers on one group would undo each other's changes"
+                                )),
+                                None => steered.push((group, index)),
+                            }
+                        }
                         if let Some(target) = parse_target(target, &prefix, &mut problems) {
                             targets.push(target);
                         }
@@ -508,14 +519,14 @@ mod tests {
             tolerance = 1.5
             [[target]]
             queue = "b"
-            group = "g"
+            group = "h"
             policy = "latency-targett"
             slots_per_instance = 0
             target_wait = 0
             activation_threshold = 0
             [[target]]
             queue = "c"
-            group = "g"
+            group = "k"
             mean_job_time = 0
             target_wait = 600
             acceptable_wait = 60
@@ -557,7 +568,7 @@ mod tests {
             release_idle_after = false
             [[target]]
             queue = "b"
-            group = "g"
+            group = "h"
             slots_per_instance = 2
             mean_job_time = 30
             acceptable_wait = 120
@@ -597,5 +608,28 @@ mod tests {
             vec!["target: at least one [[target]] is needed"]
         );
         assert!(parse("[[target]\n").expect_err("syntax").problems[0].starts_with("not valid TOML"));
+    }
+
+    #[test]
+    fn one_group_steered_by_two_targets_is_refused() {
+        let target = |queue: &str, group: &str| {
+            format!(
+                "[[target]]\nqueue = \"{queue}\"\ngroup = \"{group}\"\npolicy = \"thresholds\"\nhigh = 10\nlow = 1\n"
+            )
+        };
+        let text = [
+            target("a", "g"),
+            target("b", "h"),
+            target("c", "g"),
+            target("a", "k"),
+        ]
+        .concat();
+        assert_eq!(
+            parse(&text).expect_err("one group twice").problems,
+            vec![
+                "target[2].group: `g` is already steered by target[0]; two controllers on one group \
+                 would undo each other's changes"
+            ]
+        );
     }
 }
