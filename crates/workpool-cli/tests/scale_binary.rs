@@ -493,3 +493,103 @@ fn once_from_cron_scales_to_zero_from_the_quiet_earlier_runs_published() {
     );
     assert_eq!(desired, "0");
 }
+
+/// The loop, as systemd runs it: it activates the group for a backlog, follows the queue back to
+/// zero once it empties, and on SIGTERM ends the evaluation under way and exits cleanly.
+#[test]
+fn the_loop_scales_out_then_back_to_zero_and_stops_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    use std::time::Duration;
+
+    let endpoint = emulator_endpoint();
+    let namespace = unique("CliLoop");
+    let (queue, group) = (unique("cli-loop"), unique("cli-loop-workers"));
+    create_queue_and_group(&queue, 20, &group, [0, 10, 0]);
+    let config = temp_file(
+        "loop.toml",
+        &format!(
+            r#"
+interval = 1
+namespace = "{namespace}"
+
+[[target]]
+queue = "{queue}"
+group = "{group}"
+slots_per_instance = 4
+mean_job_time = 30
+acceptable_wait = 120
+scale_in_stabilization = 1
+scale_to_zero_cooldown = 2
+"#
+        ),
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_workpool"))
+        .args(["scale", "--config", config.to_str().expect("utf-8 path")])
+        .args(["--endpoint-url", &endpoint])
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let (lines, received) = mpsc::channel();
+    let stdout = child.stdout.take().expect("piped stdout");
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |wanted: &str| {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(wanted);
+                    seen.push(line);
+                    if found {
+                        return;
+                    }
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("`{wanted}` never printed; printed:\n{}", seen.join("\n"));
+                }
+            }
+        }
+    };
+    // 20 waiting on 4 slots of 30 s jobs, to start within 90 s: two instances.
+    wait_for(&format!(
+        "{queue} → {group}: desired 0 → 2 (activate: 20 visible message(s)"
+    ));
+    boto3(
+        "sqs = client('sqs')\n\
+         sqs.purge_queue(QueueUrl=sqs.get_queue_url(QueueName=sys.argv[2])['QueueUrl'])\n",
+        &[&queue],
+    );
+    // Empty: one stays for the quiet cooldown, then none.
+    wait_for("desired 2 → 1 (scale in: the highest recommendation over the stabilization window is 0; one stays until the queue has been empty");
+    wait_for("desired 1 → 0 (scale to zero: the queue has been empty for 2s)");
+
+    let pid = child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let output = child.wait_with_output().expect("the binary exits");
+    let text = stderr(&output);
+    assert!(output.status.success(), "{:?}\n{text}", output.status);
+    assert!(text.contains("SIGTERM received"), "{text}");
+    assert!(text.contains("workpool scale stopped"), "{text}");
+    let desired = boto3(
+        "asg = client('autoscaling')\n\
+         print(asg.describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]['DesiredCapacity'])\n",
+        &[&group],
+    );
+    assert_eq!(desired, "0");
+}

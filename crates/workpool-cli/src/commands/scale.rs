@@ -112,14 +112,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         }
         return Ok(());
     }
+    // On SIGINT or SIGTERM the evaluation under way ends (a change it decided is applied whole),
+    // then the loop stops.
     let shutdown = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::warn!(%error, "cannot listen for Ctrl-C; stop the process another way");
-            std::future::pending::<()>().await;
-        }
-        tracing::info!("interrupted; stopping");
+        workpool::shutdown_signal().await;
+        tracing::info!("stopping");
     };
     workpool_scaler::run_every(&mut controllers, interval, shutdown, print_round).await;
+    tracing::info!("workpool scale stopped");
     Ok(())
 }
 
