@@ -544,6 +544,51 @@ async fn a_group_with_min_above_max_is_refused_at_start_and_held_when_it_turns_s
     );
 }
 
+/// The queue deleted, then the group, while a controller runs: each tick holds and says in one line
+/// what is missing, not the SDK's whole response.
+#[tokio::test]
+async fn a_queue_or_group_deleted_while_running_holds_and_is_named_in_one_line() {
+    let f = fixture(3).await;
+    let mut controller = f.controller(quick_policy()).await;
+    f.sqs
+        .delete_queue()
+        .queue_url(&f.queue_url)
+        .send()
+        .await
+        .expect("delete the queue");
+    let report = controller.tick(SystemTime::now()).await;
+    assert_eq!(report.decision.desired, None, "{}", report.decision.reason);
+    assert_eq!(
+        report.decision.reason.to_string(),
+        format!(
+            "hold: cannot read the queue depth: queue `{}` does not exist",
+            f.queue_name
+        )
+    );
+    assert_eq!(desired_capacity(&f.autoscaling, &f.group).await, 3);
+
+    f.autoscaling
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(&f.group)
+        .force_delete(true)
+        .send()
+        .await
+        .expect("delete the group");
+    let report = controller.tick(SystemTime::now()).await;
+    assert_eq!(report.decision.desired, None, "{}", report.decision.reason);
+    let text = report.errors.join("\n");
+    assert!(
+        text.contains(&format!("Auto Scaling group `{}` does not exist", f.group)),
+        "{text}"
+    );
+    for error in &report.errors {
+        assert!(
+            !error.contains('\n') && error.len() < 300 && !error.contains("headers"),
+            "an error a log line can hold: {error}"
+        );
+    }
+}
+
 /// A restart in the middle of a stabilization window: the fresh controller reads the scale-out back
 /// from the group's scaling activities and holds the capacity as the one that never stopped would;
 /// a controller that skips the restore scales in at once.

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use aws_config::SdkConfig;
-use aws_sdk_autoscaling::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_autoscaling::error::ProvideErrorMetadata;
 use aws_sdk_autoscaling::Client;
 
 use crate::error::Error;
@@ -77,11 +77,18 @@ fn refuses_not_in_service(code: Option<&str>, message: Option<&str>) -> bool {
     code == Some("ValidationError") && message.is_some_and(|m| m.contains("is not in InService"))
 }
 
-fn failed<E: std::error::Error + 'static>(operation: &'static str, error: E) -> Error {
-    Error::AutoScaling {
-        operation,
-        reason: DisplayErrorContext(error).to_string(),
-    }
+/// An Auto Scaling call's error in one line: the service's code and message when it answered, else
+/// the chain of causes (a connection refused, a timeout).
+fn failed<E>(operation: &'static str, error: E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let reason = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        (None, _) => workpool::error_chain(&error),
+    };
+    Error::AutoScaling { operation, reason }
 }
 
 impl AutoScalingApi for AwsAutoScaling {

@@ -112,18 +112,3 @@ fn list_problems(problems: &[ConfigProblem]) -> String {
         .map(|problem| format!("\n  - {problem}"))
         .collect()
 }
-
-/// An error and its sources, joined with ": ".
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
-}

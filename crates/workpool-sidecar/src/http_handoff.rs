@@ -16,10 +16,11 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use workpool::{BoxError, Message, Outcome};
 
-use crate::error::{error_chain, Error};
+use crate::error::Error;
 use crate::handoff_body::HandoffBody;
 use crate::retry_after::parse_retry_after;
 use crate::sqsd_headers::{self, sqsd_headers};
+use workpool::error_chain;
 
 /// Settings of [`HttpHandoff`].
 #[derive(Debug, Clone)]

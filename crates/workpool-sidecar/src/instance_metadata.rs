@@ -8,7 +8,8 @@ use std::time::Duration;
 use aws_config::imds::client::error::ImdsError;
 use aws_config::imds::Client;
 
-use crate::error::{error_chain, Error};
+use crate::error::Error;
+use workpool::error_chain;
 
 /// The path of the instance id.
 pub const INSTANCE_ID: &str = "/latest/meta-data/instance-id";

@@ -3,6 +3,7 @@
 use std::error::Error as StdError;
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
+use workpool::error_chain;
 
 /// Everything that can go wrong talking to SQS. Every variant names the queue (its URL, or its name
 /// before the URL is known) and, where it helps, the endpoint, and says what to do about it.
@@ -275,11 +276,11 @@ impl ErrorContext<'_> {
                 let message = inner
                     .message()
                     .map(str::to_owned)
-                    .unwrap_or_else(|| chain(inner));
+                    .unwrap_or_else(|| error_chain(inner));
                 self.service_error(operation, code, message)
             }
             SdkError::DispatchFailure(dispatch) => {
-                let reason = chain(&error);
+                let reason = error_chain(&error);
                 if mentions_credentials(&error) {
                     Error::MissingCredentials {
                         queue,
@@ -306,10 +307,10 @@ impl ErrorContext<'_> {
                 queue,
                 endpoint,
                 operation,
-                reason: chain(&error),
+                reason: error_chain(&error),
             },
             SdkError::ConstructionFailure(_) => {
-                let reason = chain(&error);
+                let reason = error_chain(&error);
                 if mentions_credentials(&error) {
                     Error::MissingCredentials {
                         queue,
@@ -328,13 +329,13 @@ impl ErrorContext<'_> {
                 queue,
                 endpoint,
                 operation,
-                reason: chain(&error),
+                reason: error_chain(&error),
             },
             _ => Error::InvalidResponse {
                 queue,
                 endpoint,
                 operation,
-                reason: chain(&error),
+                reason: error_chain(&error),
             },
         }
     }
@@ -381,21 +382,6 @@ impl ErrorContext<'_> {
             reason: reason.into(),
         }
     }
-}
-
-/// The error and all its causes, joined with ": ".
-fn chain(error: &(dyn StdError + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(current) = cause {
-        let part = current.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        cause = current.source();
-    }
-    text
 }
 
 /// The SDK's text for "no credentials provider at all" explains how to regenerate a client model;

@@ -44,6 +44,7 @@
 mod body;
 pub mod consumer;
 mod error;
+mod error_chain;
 mod failure_policy;
 pub mod memory;
 mod message;
@@ -56,6 +57,7 @@ mod source;
 pub use body::{BodyError, FromBody, Json, Sns};
 pub use consumer::{Consumer, Control, Run, Summary};
 pub use error::Error;
+pub use error_chain::error_chain;
 pub use failure_policy::FailurePolicy;
 pub use message::{Message, Metadata};
 pub use outcome::{BoxError, Discard, Outcome, Retry};

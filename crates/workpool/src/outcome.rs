@@ -4,6 +4,7 @@
 //! boxed error. The consumer turns the result into exactly one [`Outcome`]; the acknowledgement code
 //! turns each outcome into exactly one queue action.
 
+use crate::error_chain;
 use std::time::Duration;
 
 /// A boxed error, what handlers usually return.
@@ -72,18 +73,6 @@ impl Outcome {
             }
         }
     }
-}
-
-/// An error and its sources, joined with ": ".
-pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

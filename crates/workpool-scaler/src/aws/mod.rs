@@ -9,20 +9,25 @@ pub use autoscaling::AutoScalingCapacity;
 pub use cloudwatch::{CloudWatchMetrics, DEFAULT_NAMESPACE};
 pub use sqs::SqsQueueDepth;
 
-use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::Error;
 
-/// An AWS call's error as [`Error::Aws`], with the whole chain of causes.
-fn aws_error(
-    operation: &'static str,
-    resource: &str,
-    error: impl std::error::Error + Send + Sync + 'static,
-) -> Error {
+/// An AWS call's error as [`Error::Aws`], in a line a log can show: the service's error code and
+/// message when the service answered, else the chain of causes (a connection refused, a timeout).
+fn aws_error<E>(operation: &'static str, resource: &str, error: E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let message = match (error.code(), error.message()) {
+        (Some(code), Some(message)) => format!("{code}: {message}"),
+        (Some(code), None) => code.to_owned(),
+        (None, _) => workpool::error_chain(&error),
+    };
     Error::Aws {
         operation,
         resource: resource.to_owned(),
-        message: DisplayErrorContext(error).to_string(),
+        message,
     }
 }
 

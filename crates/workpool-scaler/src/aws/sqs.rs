@@ -8,6 +8,24 @@ use crate::error::Error;
 use crate::observation::QueueReading;
 use crate::ports::QueueDepth;
 
+/// An SQS call's error: [`Error::UnknownQueue`] when SQS says the queue does not exist (it may be
+/// deleted while the controller runs), else [`Error::Aws`].
+fn sqs_error<E>(operation: &'static str, queue: &str, error: E) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    // SQS's JSON protocol answers `QueueDoesNotExist`; its query-compatible code, which the SDK
+    // reports when the header carries it, is `AWS.SimpleQueueService.NonExistentQueue`.
+    let missing = error
+        .code()
+        .is_some_and(|code| code == "QueueDoesNotExist" || code.ends_with("NonExistentQueue"));
+    if missing {
+        Error::UnknownQueue(queue.to_owned())
+    } else {
+        aws_error(operation, queue, error)
+    }
+}
+
 /// Reads a queue's approximate depth with one `GetQueueAttributes` call.
 #[derive(Debug, Clone)]
 pub struct SqsQueueDepth {
@@ -25,19 +43,7 @@ impl SqsQueueDepth {
                 client,
                 name: name.to_owned(),
             }),
-            Err(error) => {
-                let missing = error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_queue_does_not_exist())
-                    || error
-                        .code()
-                        .is_some_and(|code| code.contains("NonExistentQueue"));
-                if missing {
-                    Err(Error::UnknownQueue(name.to_owned()))
-                } else {
-                    Err(aws_error("GetQueueUrl", name, error))
-                }
-            }
+            Err(error) => Err(sqs_error("GetQueueUrl", name, error)),
         }
     }
 
@@ -62,7 +68,7 @@ impl QueueDepth for SqsQueueDepth {
             .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesDelayed)
             .send()
             .await
-            .map_err(|e| aws_error("GetQueueAttributes", &self.name, e))?;
+            .map_err(|e| sqs_error("GetQueueAttributes", &self.name, e))?;
         let attributes = output.attributes();
         let count = |name: QueueAttributeName| -> Result<u64, Error> {
             let text = attributes

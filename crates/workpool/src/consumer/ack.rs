@@ -440,7 +440,7 @@ async fn settle<S: Source, T: std::fmt::Debug>(
             }
         }
         Err(error) => {
-            tracing::warn!(queue = api.name(), error = %crate::outcome::error_chain(&error),
+            tracing::warn!(queue = api.name(), error = %crate::error_chain(&error),
                 entries = batch.len(), "{what} request failed; retrying");
             for pending in batch {
                 if pending.attempts + 1 >= MAX_ATTEMPTS {

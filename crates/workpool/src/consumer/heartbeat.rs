@@ -393,7 +393,7 @@ async fn extend<S: Source>(api: &Api<S>, stats: &Stats, chunk: &[Due], now: Inst
             }
         }
         Err(error) => {
-            tracing::warn!(queue = api.name(), error = %crate::outcome::error_chain(&error),
+            tracing::warn!(queue = api.name(), error = %crate::error_chain(&error),
                 "visibility extension request failed; trying again at the next beat")
         }
     }

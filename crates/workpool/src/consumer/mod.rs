@@ -333,7 +333,7 @@ where
         queue: queue.clone(),
         reason: format!(
             "cannot read the queue's attributes: {}",
-            crate::outcome::error_chain(&error)
+            crate::error_chain(&error)
         ),
     })?;
     let visibility_timeout = consumer

@@ -110,7 +110,7 @@ impl<S: Source, Svc> Polling<S, Svc> {
                     failures += 1;
                     let pause = error_backoff(failures);
                     tracing::warn!(queue = self.api.name(), poller = index, attempt = failures,
-                        error = %crate::outcome::error_chain(&error), ?pause, "receive failed; backing off");
+                        error = %crate::error_chain(&error), ?pause, "receive failed; backing off");
                     tokio::select! {
                         () = tokio::time::sleep(pause) => {}
                         () = self.stop_receiving.cancelled() => return,
@@ -153,7 +153,7 @@ impl<S: Source, Svc> Polling<S, Svc> {
                 }
             }
             Ok(Err(error)) => tracing::debug!(queue = self.api.name(),
-                error = %crate::outcome::error_chain(&error), "the last receive failed"),
+                error = %crate::error_chain(&error), "the last receive failed"),
             Err(_) => tracing::warn!(queue = self.api.name(),
                 "the last receive did not answer in time; what it took comes back after its visibility timeout"),
         }
