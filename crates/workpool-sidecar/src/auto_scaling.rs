@@ -83,12 +83,10 @@ fn failed<E>(operation: &'static str, error: E) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let reason = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        (None, _) => workpool::error_chain(&error),
-    };
-    Error::AutoScaling { operation, reason }
+    Error::AutoScaling {
+        operation,
+        reason: workpool_sqs::service_error_text(&error),
+    }
 }
 
 impl AutoScalingApi for AwsAutoScaling {

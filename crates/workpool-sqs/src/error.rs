@@ -5,6 +5,8 @@ use std::error::Error as StdError;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use workpool::error_chain;
 
+use crate::service_error::is_missing_queue_code;
+
 /// Everything that can go wrong talking to SQS. Every variant names the queue (its URL, or its name
 /// before the URL is known) and, where it helps, the endpoint, and says what to do about it.
 #[derive(Debug, thiserror::Error)]
@@ -245,12 +247,6 @@ const THROTTLING_CODES: &[&str] = &[
     "KmsThrottled",
 ];
 
-/// Error codes meaning "no such queue".
-const NO_QUEUE_CODES: &[&str] = &[
-    "QueueDoesNotExist",
-    "AWS.SimpleQueueService.NonExistentQueue",
-];
-
 /// What an error is about: the queue and the endpoint, for messages.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ErrorContext<'a> {
@@ -349,7 +345,7 @@ impl ErrorContext<'_> {
     ) -> Error {
         let queue = self.queue.to_owned();
         let endpoint = self.endpoint.to_owned();
-        if NO_QUEUE_CODES.contains(&code.as_str()) {
+        if is_missing_queue_code(&code) {
             Error::QueueDoesNotExist { queue, endpoint }
         } else if THROTTLING_CODES.contains(&code.as_str()) {
             Error::Throttled {
@@ -423,7 +419,7 @@ mod tests {
 
     #[test]
     fn both_spellings_of_a_missing_queue_map_to_queue_does_not_exist() {
-        for code in NO_QUEUE_CODES {
+        for code in crate::service_error::NO_QUEUE_CODES {
             let error = CONTEXT.service_error("ReceiveMessage", (*code).into(), "gone".into());
             assert!(
                 matches!(error, Error::QueueDoesNotExist { .. }),

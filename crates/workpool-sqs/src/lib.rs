@@ -34,6 +34,7 @@ mod config;
 mod error;
 mod producer;
 mod queue_url;
+mod service_error;
 mod source;
 
 pub use config::{aws_config_for, EMULATOR_DEFAULT_REGION};
@@ -43,6 +44,7 @@ pub use producer::{
     SQS_MAX_MESSAGE_BYTES,
 };
 pub use queue_url::QueueUrl;
+pub use service_error::{is_missing_queue_code, service_error_text};
 pub use source::SqsSource;
 /// The message [`Producer`] sends: workpool's own, so one value serves this crate and the
 /// in-memory queue alike.

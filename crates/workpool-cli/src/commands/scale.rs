@@ -116,7 +116,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     // then the loop stops.
     let shutdown = async {
         workpool::shutdown_signal().await;
-        tracing::info!("stopping");
+        tracing::info!("stopping once the evaluation under way has ended");
     };
     workpool_scaler::run_every(&mut controllers, interval, shutdown, print_round).await;
     tracing::info!("workpool scale stopped");

@@ -19,15 +19,10 @@ fn aws_error<E>(operation: &'static str, resource: &str, error: E) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let message = match (error.code(), error.message()) {
-        (Some(code), Some(message)) => format!("{code}: {message}"),
-        (Some(code), None) => code.to_owned(),
-        (None, _) => workpool::error_chain(&error),
-    };
     Error::Aws {
         operation,
         resource: resource.to_owned(),
-        message,
+        message: workpool_sqs::service_error_text(&error),
     }
 }
 

@@ -14,12 +14,10 @@ fn sqs_error<E>(operation: &'static str, queue: &str, error: E) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    // SQS's JSON protocol answers `QueueDoesNotExist`; its query-compatible code, which the SDK
-    // reports when the header carries it, is `AWS.SimpleQueueService.NonExistentQueue`.
-    let missing = error
+    if error
         .code()
-        .is_some_and(|code| code == "QueueDoesNotExist" || code.ends_with("NonExistentQueue"));
-    if missing {
+        .is_some_and(workpool_sqs::is_missing_queue_code)
+    {
         Error::UnknownQueue(queue.to_owned())
     } else {
         aws_error(operation, queue, error)
