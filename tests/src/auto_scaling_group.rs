@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_autoscaling::types::Tag;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Tag};
 use aws_sdk_autoscaling::Client as AutoScaling;
 
 /// The emulator's group tag asking its instances to boot (read `Pending`) for that many seconds
@@ -53,4 +53,22 @@ pub async fn create_group(
         .send()
         .await
         .expect("create the group");
+}
+
+/// The group named `name` as `DescribeAutoScalingGroups` reads it.
+///
+/// # Panics
+/// When the call fails or no such group exists.
+pub async fn describe_group(autoscaling: &AutoScaling, name: &str) -> AutoScalingGroup {
+    let output = autoscaling
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(name)
+        .send()
+        .await
+        .unwrap_or_else(|error| panic!("describe the group {name}: {error:?}"));
+    output
+        .auto_scaling_groups()
+        .first()
+        .unwrap_or_else(|| panic!("the group {name} exists"))
+        .clone()
 }

@@ -28,7 +28,7 @@ mod memory_harness;
 pub mod reliability;
 mod sqs_harness;
 
-pub use auto_scaling_group::{create_group, EMULATOR_BOOT_TAG};
+pub use auto_scaling_group::{create_group, describe_group, EMULATOR_BOOT_TAG};
 pub use emulator::{
     aws_config, create_queue, endpoint, unique_name, CreatedQueue, QueueSpec, ENDPOINT_VARIABLE,
 };

@@ -19,7 +19,7 @@ use aws_sdk_cloudformation::Client as CloudFormation;
 use aws_sdk_sqs::types::QueueAttributeName;
 use aws_sdk_sqs::Client as Sqs;
 use workpool_tests::reliability::send_bodies;
-use workpool_tests::{aws_config, endpoint, unique_name};
+use workpool_tests::{aws_config, describe_group, endpoint, unique_name};
 
 const TEMPLATE: &str = include_str!("../../deploy/cloudformation/workpool.yaml");
 
@@ -150,16 +150,7 @@ fn workpool_binary() -> PathBuf {
 }
 
 async fn group_sizes(autoscaling: &AutoScaling, name: &str) -> (i32, i32, i32) {
-    let groups = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .expect("describe the group");
-    let group = groups
-        .auto_scaling_groups()
-        .first()
-        .unwrap_or_else(|| panic!("group {name} exists"));
+    let group = describe_group(autoscaling, name).await;
     (
         group.min_size().expect("min"),
         group.desired_capacity().expect("desired"),
@@ -168,13 +159,8 @@ async fn group_sizes(autoscaling: &AutoScaling, name: &str) -> (i32, i32, i32) {
 }
 
 async fn group_arn(autoscaling: &AutoScaling, name: &str) -> String {
-    let groups = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
+    describe_group(autoscaling, name)
         .await
-        .expect("describe the group");
-    groups.auto_scaling_groups()[0]
         .auto_scaling_group_arn()
         .expect("the group's ARN")
         .to_owned()

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use aws_sdk_autoscaling::types::{AutoScalingGroup, LifecycleState};
+use aws_sdk_autoscaling::types::LifecycleState;
 use aws_sdk_autoscaling::Client as AutoScaling;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
 use aws_sdk_cloudwatch::Client as CloudWatch;
@@ -17,18 +17,9 @@ use workpool_scaler::{
     TickMetrics,
 };
 use workpool_tests::reliability::send_bodies;
-use workpool_tests::{aws_config, create_group, create_queue, unique_name, QueueSpec};
-
-/// The group as DescribeAutoScalingGroups reads it.
-async fn describe_group(autoscaling: &AutoScaling, name: &str) -> AutoScalingGroup {
-    let groups = autoscaling
-        .describe_auto_scaling_groups()
-        .auto_scaling_group_names(name)
-        .send()
-        .await
-        .expect("describe the group");
-    groups.auto_scaling_groups()[0].clone()
-}
+use workpool_tests::{
+    aws_config, create_group, create_queue, describe_group, unique_name, QueueSpec,
+};
 
 async fn desired_capacity(autoscaling: &AutoScaling, name: &str) -> i32 {
     describe_group(autoscaling, name)
