@@ -386,17 +386,40 @@ fn the_best_fixed_fleet_reaction_to_idle_burst_is_over_1_2_times_the_lower_bound
     }
 }
 
+/// What the latency target pays on idle→burst against the least a reacting policy pays on average
+/// (the expected burst bound): within 1.15 × on average over job-time seeds 1–5, as B4 records
+/// (1.129 on average; 1.106–1.142 run by run).
 #[test]
-fn on_idle_burst_no_reacting_policy_meets_1_15_times_the_work_on_average() {
-    // The expected burst bound: each burst's 2,400 messages must start between the first boot and
-    // L after the burst's end, which takes about 46 instances at once, each billed a minute of boot.
+fn on_idle_burst_the_latency_target_is_within_1_15_times_the_expected_burst_bound() {
     let trace = trace("idle-burst");
     let (wait, gap) = (Duration::from_secs(120), Duration::from_secs(600));
     let bound = b4_latency_target().expected_burst_bound(&trace, wait, gap);
-    assert!(bound.ratio_to_work() > 1.15, "{bound:?}");
+    let costs: Vec<f64> = (1..=5)
+        .map(|seed| {
+            let run = b4_latency_target().seed(seed).run(&trace).expect("runs");
+            assert!(run.p99_wait <= wait, "seed {seed}: {run}");
+            run.instance_seconds as f64
+        })
+        .collect();
+    let mean = costs.iter().sum::<f64>() / costs.len() as f64;
+    let ratio = mean / bound.instance_seconds();
+    assert!(ratio <= 1.15, "on average {ratio:.3} × {bound:?}");
+}
+
+#[test]
+fn on_idle_burst_no_reacting_policy_meets_1_15_times_the_work_on_average() {
+    // The expected burst bound: each burst's 2,400 messages must start between the first boot and
+    // L after the burst's end, which takes about 46 instances at once, each billed a minute of boot
+    // and 22.5 s of idle slots while its last jobs end: 1.21 × the expected work.
+    let trace = trace("idle-burst");
+    let (wait, gap) = (Duration::from_secs(120), Duration::from_secs(600));
+    let bound = b4_latency_target().expected_burst_bound(&trace, wait, gap);
+    assert!((1.20..1.22).contains(&bound.ratio_to_work()), "{bound:?}");
     for instances in &bound.burst_instances {
         assert!((45.0..48.0).contains(instances), "{bound:?}");
     }
+    let instances: f64 = bound.burst_instances.iter().sum();
+    assert!((bound.drain_instance_seconds - 22.5 * instances).abs() < 1e-9);
     // Both reactions cost more than it in every seed (it holds on average; these are well over).
     for seed in 1..=5 {
         let simulation = b4_latency_target().seed(seed);

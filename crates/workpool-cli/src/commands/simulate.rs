@@ -131,8 +131,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.acceptable_wait,
         report.instance_seconds as f64 / bound.instance_seconds.max(1) as f64
     );
-    // On average over job times, for every policy that has nothing in service as a burst begins
-    // and does not know job times in advance; it assumes the group starts empty.
+    // On average over job times, for every policy that has nothing in service as a burst begins,
+    // does not know job times in advance and stops no running job; it assumes the group starts
+    // empty.
     if args.initial == 0 && args.min == 0 {
         let bound = simulation.expected_burst_bound(&trace, acceptable_wait, BURST_QUIET_GAP);
         println!(

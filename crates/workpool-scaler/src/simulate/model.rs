@@ -277,7 +277,12 @@ impl Simulation {
             acceptable_wait.as_secs(),
             quiet_gap.as_secs(),
         );
-        expected_burst_bound(&self.jobs(trace), self.mean_job_time.as_secs_f64(), &model)
+        expected_burst_bound(
+            &self.jobs(trace),
+            self.mean_job_time.as_secs_f64(),
+            self.distribution,
+            &model,
+        )
     }
 
     /// One job's duration: whole seconds, at least one.
