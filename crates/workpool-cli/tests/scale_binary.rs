@@ -489,22 +489,94 @@ fn once_from_cron_scales_to_zero_from_the_quiet_earlier_runs_published() {
         stdout.contains(&format!("{jobs} → {workers}: desired 1 → 0")),
         "{stdout}"
     );
-    let desired = boto3(
-        "print(client('autoscaling').describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]['DesiredCapacity'])\n",
-        &[&workers],
-    );
-    assert_eq!(desired, "0");
+    assert_eq!(desired_capacity(&workers), "0");
+}
+
+/// `workpool scale --config CONFIG --endpoint-url ENDPOINT` running as a loop, its stdout read
+/// line by line.
+struct ScaleLoop {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl ScaleLoop {
+    fn start(config: &Path, endpoint: &str) -> Self {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+
+        let mut child = Command::new(env!("CARGO_BIN_EXE_workpool"))
+            .args(["scale", "--config", config.to_str().expect("utf-8 path")])
+            .args(["--endpoint-url", endpoint])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the binary starts");
+        let (sender, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to a minute for a line containing `wanted`, and returns it; kills the loop and
+    /// fails with everything printed when it does not come.
+    fn wait_for(&mut self, wanted: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(wanted) {
+                        return line;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "`{wanted}` never printed; printed:\n{}",
+                        self.seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Sends SIGTERM and waits for the loop to exit.
+    fn terminate(self) -> Output {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        self.child.wait_with_output().expect("the binary exits")
+    }
+}
+
+/// The group's desired capacity, read with boto3.
+fn desired_capacity(group: &str) -> String {
+    boto3(
+        "asg = client('autoscaling')\n\
+         print(asg.describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]['DesiredCapacity'])\n",
+        &[group],
+    )
 }
 
 /// The loop, as systemd runs it: it activates the group for a backlog, follows the queue back to
 /// zero once it empties, and on SIGTERM ends the evaluation under way and exits cleanly.
 #[test]
 fn the_loop_scales_out_then_back_to_zero_and_stops_on_sigterm() {
-    use std::io::{BufRead, BufReader};
-    use std::process::Stdio;
-    use std::sync::mpsc;
-    use std::time::Duration;
-
     let endpoint = emulator_endpoint();
     let namespace = unique("CliLoop");
     let (queue, group) = (unique("cli-loop"), unique("cli-loop-workers"));
@@ -527,45 +599,9 @@ scale_to_zero_cooldown = 2
 "#
         ),
     );
-    let mut child = Command::new(env!("CARGO_BIN_EXE_workpool"))
-        .args(["scale", "--config", config.to_str().expect("utf-8 path")])
-        .args(["--endpoint-url", &endpoint])
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let (lines, received) = mpsc::channel();
-    let stdout = child.stdout.take().expect("piped stdout");
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = Vec::new();
-    let mut wait_for = |wanted: &str| {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match received.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(wanted);
-                    seen.push(line);
-                    if found {
-                        return;
-                    }
-                }
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!("`{wanted}` never printed; printed:\n{}", seen.join("\n"));
-                }
-            }
-        }
-    };
+    let mut scale = ScaleLoop::start(&config, &endpoint);
     // 20 waiting on 4 slots of 30 s jobs, to start within 90 s: two instances.
-    wait_for(&format!(
+    scale.wait_for(&format!(
         "{queue} → {group}: desired 0 → 2 (activate: 20 visible message(s)"
     ));
     boto3(
@@ -574,24 +610,63 @@ scale_to_zero_cooldown = 2
         &[&queue],
     );
     // Empty: one stays for the quiet cooldown, then none.
-    wait_for("desired 2 → 1 (scale in: the highest recommendation over the stabilization window is 0; one stays until the queue has been empty");
-    wait_for("desired 1 → 0 (scale to zero: the queue has been empty for 2s)");
+    scale.wait_for("desired 2 → 1 (scale in: the highest recommendation over the stabilization window is 0; one stays until the queue has been empty");
+    scale.wait_for("desired 1 → 0 (scale to zero: the queue has been empty for 2s)");
 
-    let pid = child.id().to_string();
-    let killed = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
-    let output = child.wait_with_output().expect("the binary exits");
+    let output = scale.terminate();
     let text = stderr(&output);
     assert!(output.status.success(), "{:?}\n{text}", output.status);
     assert!(text.contains("SIGTERM received"), "{text}");
     assert!(text.contains("workpool scale stopped"), "{text}");
-    let desired = boto3(
-        "asg = client('autoscaling')\n\
-         print(asg.describe_auto_scaling_groups(AutoScalingGroupNames=[sys.argv[2]])['AutoScalingGroups'][0]['DesiredCapacity'])\n",
-        &[&group],
+    assert_eq!(desired_capacity(&group), "0");
+}
+
+/// A loop that starts (or restarts, after a deploy) beside a group of three with nothing to do
+/// holds the three for one stabilization window of its own readings before scaling in, as
+/// Kubernetes' autoscaler does; one run with --once acts on its reading at once (down to one: it
+/// has no earlier reading of an empty queue).
+#[test]
+fn a_starting_loop_holds_the_group_for_one_window_where_once_scales_in() {
+    let endpoint = emulator_endpoint();
+    let namespace = unique("CliStart");
+    let (queue, looped, once) = (
+        unique("cli-start"),
+        unique("cli-start-loop"),
+        unique("cli-start-once"),
     );
-    assert_eq!(desired, "0");
+    create_queue_and_group(&queue, 0, &looped, [0, 10, 3]);
+    create_queue_and_group(&queue, 0, &once, [0, 10, 3]);
+    let settings = "slots_per_instance = 4\nmean_job_time = 30\nacceptable_wait = 120\nscale_in_stabilization = 2\nscale_to_zero_cooldown = 0\nrelease_idle_after = false\n";
+    let config = |group: &str| {
+        temp_file(
+            &format!("{group}.toml"),
+            &format!(
+                "interval = 1\nnamespace = \"{namespace}\"\n\n[[target]]\nqueue = \"{queue}\"\ngroup = \"{group}\"\n{settings}"
+            ),
+        )
+    };
+    // The groups' creation is a scale-out the restored window remembers: let it pass.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+
+    let output = scale_once(&config(&once), &[], &endpoint);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", stderr(&output));
+    assert!(
+        stdout.contains(&format!("{queue} → {once}: desired 3 → 1 (scale in")),
+        "{stdout}"
+    );
+
+    let mut scale = ScaleLoop::start(&config(&looped), &endpoint);
+    let first = scale.wait_for(&format!("{queue} → {looped}: "));
+    assert_eq!(
+        first,
+        format!(
+            "{queue} → {looped}: desired 3 (hold: the policy recommends 0 but 3 was recommended within the stabilization window)"
+        )
+    );
+    // Past the window it scales in; it has seen the queue empty for the (zero) quiet cooldown.
+    scale.wait_for(&format!("{queue} → {looped}: desired 3 → 0 (scale to zero"));
+    let output = scale.terminate();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(desired_capacity(&once), "1");
 }

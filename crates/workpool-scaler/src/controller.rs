@@ -27,6 +27,8 @@ pub struct Controller<Q, C, M> {
     policy: Policy,
     history: History,
     dry_run: bool,
+    hold_initial_capacity: bool,
+    has_read_group: bool,
 }
 
 /// What one tick saw, decided and did.
@@ -53,12 +55,27 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
             policy,
             history: History::new(),
             dry_run: false,
+            hold_initial_capacity: true,
+            has_read_group: false,
         }
     }
 
     /// Decide and log only: publish nothing, change nothing (default false).
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    /// Take the group's desired capacity at the first reading as a recommendation of that
+    /// moment (default true), as Kubernetes' horizontal pod autoscaler does: a controller that
+    /// starts or restarts in a loop then scales in only once a stabilization window of its own
+    /// readings allows it, instead of acting on one reading with an empty window (a noisy low
+    /// one would shrink the group and the next readings grow it back). Idle instances still go
+    /// after `release_idle_after`, and a drop in the arrivals still ends the window. Turn it off
+    /// for one evaluation a run (`workpool scale --once`): every run is a first reading there,
+    /// so it would never scale in.
+    pub fn hold_initial_capacity(mut self, hold: bool) -> Self {
+        self.hold_initial_capacity = hold;
         self
     }
 
@@ -143,6 +160,13 @@ impl<Q: QueueDepth, C: Capacity, M: MetricsSink> Controller<Q, C, M> {
             queue: queue.map_err(|e| ReadError::new(e.to_string())),
             group: group.map_err(|e| ReadError::new(e.to_string())),
         };
+        if let Ok(group) = &observation.group {
+            let window = self.policy.rules().stabilization_window();
+            if self.hold_initial_capacity && !self.has_read_group && !window.is_zero() {
+                self.history.remember_capacity(now, group.desired);
+            }
+            self.has_read_group = true;
+        }
         let mut decision = decide(&observation, &self.policy, &self.history, now);
         let failed_reads = [
             observation.queue.as_ref().err(),
@@ -287,6 +311,112 @@ mod tests {
             Duration::from_secs(60),
             Duration::from_secs(60),
         ))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_controller_starting_in_a_loop_holds_the_groups_capacity_for_one_window() {
+        // Four instances in service, two of them busy, and two jobs in flight: one reading
+        // recommends one instance. A controller that has just started takes the four as a
+        // recommendation of its first reading, so the window holds them for 300 s; one run with
+        // --once (which turns that off) acts on the reading at once, down to the busy two.
+        let rules = crate::ScalingRules::default().release_idle_after(None);
+        let queue = StaticQueueDepth::new("jobs");
+        queue.set(QueueReading {
+            visible: 0,
+            not_visible: 2,
+            delayed: 0,
+        });
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let fleet_of_four = || async {
+            let fleet = LocalFleet::new("workers").boot_delay(Duration::ZERO);
+            fleet.set_desired(4).await.expect("within bounds");
+            let reading = fleet.describe().await.expect("readable");
+            for id in reading.idle_instances.iter().take(2) {
+                fleet.set_busy(id, true);
+            }
+            fleet
+        };
+
+        let fleet = fleet_of_four().await;
+        let mut looping = Controller::new(
+            queue.clone(),
+            fleet.clone(),
+            RecordingMetrics::new(),
+            policy().with_rules(rules.clone()),
+        );
+        let first = looping.tick(start).await;
+        assert!(
+            matches!(
+                first.decision.reason,
+                Reason::Stabilizing {
+                    recommended: 1,
+                    window_high: 4
+                }
+            ),
+            "{}",
+            first.decision.reason
+        );
+        let within = looping.tick(start + Duration::from_secs(285)).await;
+        assert!(!within.decision.changes(), "{}", within.decision.reason);
+        assert_eq!(fleet.describe().await.expect("readable").desired, 4);
+        let past = looping.tick(start + Duration::from_secs(301)).await;
+        assert!(past.applied, "{}", past.decision.reason);
+        assert_eq!(past.decision.desired, Some(2), "{}", past.decision.reason);
+
+        let fleet = fleet_of_four().await;
+        let mut once = Controller::new(
+            queue.clone(),
+            fleet.clone(),
+            RecordingMetrics::new(),
+            policy().with_rules(rules),
+        )
+        .hold_initial_capacity(false);
+        let report = once.tick(start).await;
+        assert!(report.applied, "{}", report.decision.reason);
+        assert_eq!(
+            report.decision.desired,
+            Some(2),
+            "{}",
+            report.decision.reason
+        );
+        assert_eq!(fleet.describe().await.expect("readable").desired, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_instances_still_go_after_the_idle_release_time_when_the_start_is_held() {
+        // The same start with the idle release at 60 s and nothing in flight: the window holds
+        // the four, but once the first reading is more than 60 s old, instances seen idle since
+        // then with nothing waiting go (the quiet cooldown keeps one).
+        let rules =
+            crate::ScalingRules::default().release_idle_after(Some(Duration::from_secs(60)));
+        let queue = StaticQueueDepth::new("jobs");
+        let fleet = LocalFleet::new("workers").boot_delay(Duration::ZERO);
+        fleet.set_desired(4).await.expect("within bounds");
+        let mut controller = Controller::new(
+            queue,
+            fleet.clone(),
+            RecordingMetrics::new(),
+            policy().with_rules(rules),
+        );
+        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for second in [0, 15, 30, 45, 60] {
+            let held = controller.tick(start + Duration::from_secs(second)).await;
+            assert!(
+                !held.decision.changes(),
+                "{second} s: {}",
+                held.decision.reason
+            );
+        }
+        let idle = controller.tick(start + Duration::from_secs(75)).await;
+        assert!(
+            matches!(
+                idle.decision.reason,
+                Reason::ReleaseIdle { released: 3, .. }
+            ),
+            "{}",
+            idle.decision.reason
+        );
+        assert_eq!(fleet.describe().await.expect("readable").desired, 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -105,6 +105,14 @@ impl History {
         self
     }
 
+    /// Remembers `capacity` as a recommendation made at `at`. A controller that starts (or
+    /// restarts) in a loop takes the group's desired capacity at its first reading so, as
+    /// Kubernetes' horizontal pod autoscaler does, so that it scales in only once a stabilization
+    /// window of its own readings allows it, not on the first reading of an empty window.
+    pub fn remember_capacity(&mut self, at: SystemTime, capacity: u32) {
+        self.push_recommendation(at, capacity);
+    }
+
     /// Remembers one tick: the recommendation made (its keep-up part, for the window), the change
     /// applied (if any), whether the queue was empty, the arrival estimate, and which instances were
     /// idle. An input that could not be read leaves what depends on it as it was.

@@ -30,7 +30,9 @@ pub struct Args {
     /// by earlier runs (a run with --dry-run publishes nothing, so it adds nothing to that). With one
     /// reading per run, the latency target takes the arrival rate to be the rate jobs complete, and
     /// no instance has been seen idle for long, so `release_idle_after` does not act: the loop
-    /// learns both from reading to reading.
+    /// learns both from reading to reading. The loop also holds each group's size for one
+    /// stabilization window from its first reading before scaling in (a restart does not shrink a
+    /// group on one reading); a run with --once does not, or it would never scale in.
     #[arg(long)]
     once: bool,
     /// Seconds between evaluations [default: the file's `interval`, else 15].
@@ -70,7 +72,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             .controller(&target.queue, &target.group, &namespace, target.policy)
             .await
         {
-            Ok(controller) => controllers.push(controller.dry_run(args.dry_run)),
+            Ok(controller) => controllers.push(
+                controller
+                    .dry_run(args.dry_run)
+                    .hold_initial_capacity(!args.once),
+            ),
             Err(errors) => problems.extend(errors.into_iter().map(|error| {
                 format!(
                     "target[{index}] ({} → {}): {error}",
