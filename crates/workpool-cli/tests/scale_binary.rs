@@ -295,6 +295,12 @@ fn simulate_reports_and_writes_the_chart() {
     // 180 + 72 + 27 = 279 instance-seconds.
     assert!(text.contains("burst bound       4.7 on average"), "{text}");
     assert!(text.contains("1.550 × the expected work"), "{text}");
+    assert!(
+        text.contains(
+            "= expected work 3.0 + boot 1.2 + last-job drain 0.5 of 1.2 instance(s) busy at once"
+        ),
+        "{text}"
+    );
     let svg = std::fs::read_to_string(&chart).expect("chart written");
     assert!(svg.starts_with("<svg"));
 }

@@ -144,6 +144,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             report.instance_seconds as f64 / bound.instance_seconds().max(1.0),
             bound.ratio_to_work()
         );
+        println!(
+            "                  = expected work {:.1} + boot {:.1} + last-job drain {:.1} of {:.1} instance(s) busy at once over the bursts",
+            bound.work_instance_seconds / 60.0,
+            bound.boot_instance_seconds / 60.0,
+            bound.drain_instance_seconds / 60.0,
+            bound.burst_instances.iter().sum::<f64>()
+        );
     }
     if let Some(path) = &args.chart {
         let title = format!(
