@@ -499,9 +499,9 @@ fn once_from_cron_scales_to_zero_from_the_quiet_earlier_runs_published() {
 }
 
 /// `workpool scale --config CONFIG --endpoint-url ENDPOINT` running as a loop, its stdout read
-/// line by line.
+/// line by line; killed if the test ends without [`ScaleLoop::terminate`].
 struct ScaleLoop {
-    child: std::process::Child,
+    child: Option<std::process::Child>,
     lines: std::sync::mpsc::Receiver<String>,
     seen: Vec<String>,
 }
@@ -529,7 +529,7 @@ impl ScaleLoop {
             }
         });
         Self {
-            child,
+            child: Some(child),
             lines,
             seen: Vec::new(),
         }
@@ -549,7 +549,7 @@ impl ScaleLoop {
                     }
                 }
                 Err(_) => {
-                    let _ = self.child.kill();
+                    self.kill();
                     panic!(
                         "`{wanted}` never printed; printed:\n{}",
                         self.seen.join("\n")
@@ -560,13 +560,27 @@ impl ScaleLoop {
     }
 
     /// Sends SIGTERM and waits for the loop to exit.
-    fn terminate(self) -> Output {
+    fn terminate(mut self) -> Output {
+        let child = self.child.take().expect("still running");
         let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &child.id().to_string()])
             .status()
             .expect("kill runs");
         assert!(killed.success());
-        self.child.wait_with_output().expect("the binary exits")
+        child.wait_with_output().expect("the binary exits")
+    }
+
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for ScaleLoop {
+    fn drop(&mut self) {
+        self.kill();
     }
 }
 
