@@ -7,8 +7,10 @@
 //! Markdown table with the lower bound, the reactive bound (the lower bound plus the run's
 //! booting time) and the offline bound with boot (a lower bound for every policy meeting the SLO,
 //! clairvoyant ones included: `offline_bound_with_boot`), the verdicts, checks that no run of the
-//! grid meeting the SLO costs less than the offline bound, and writes the spike trace's charts
-//! under `crates/workpool-scaler/docs/`.
+//! grid meeting the SLO costs less than the offline bound, compares the latency target over
+//! job-time seeds 1–5 with the expected burst bound (the least a policy reacting to the queue pays
+//! on average: `expected_burst_bound`) and on idle→burst with the best fixed-fleet reaction, and
+//! writes the spike trace's charts under `crates/workpool-scaler/docs/`.
 //!
 //! ```text
 //! cargo run --release -p workpool-scaler --example b4

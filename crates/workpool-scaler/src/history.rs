@@ -106,9 +106,10 @@ impl History {
     }
 
     /// Remembers `capacity` as a recommendation made at `at`. A controller that starts (or
-    /// restarts) in a loop takes the group's desired capacity at its first reading so, as
-    /// Kubernetes' horizontal pod autoscaler does, so that it scales in only once a stabilization
-    /// window of its own readings allows it, not on the first reading of an empty window.
+    /// restarts) in a loop remembers the group's desired capacity at its first reading this way,
+    /// as Kubernetes' horizontal pod autoscaler does, so that it scales in only once a
+    /// stabilization window of its own readings allows it, not on the first reading of an empty
+    /// window.
     pub fn remember_capacity(&mut self, at: SystemTime, capacity: u32) {
         self.push_recommendation(at, capacity);
     }
