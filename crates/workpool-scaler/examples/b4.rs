@@ -304,15 +304,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for verdict in offline_verdicts {
         println!("{verdict}");
     }
-    burst_bound_verdicts(&traces)?;
+    // The latency target with each job-time seed, run once for the three comparisons below.
+    let seed_runs = latency_seed_runs(&traces)?;
+    burst_bound_verdicts(&traces, &seed_runs);
     same_rules_table(&traces, &grid, &runs)?;
-    seeds_table(&traces, single.map(|s| grid[s]))?;
+    seeds_table(&traces, &seed_runs, single.map(|s| grid[s]))?;
     let idle_burst = TRACES
         .iter()
         .position(|name| *name == "idle-burst")
         .ok_or("idle-burst is not among the traces")?;
-    fixed_fleet_table(&traces[idle_burst])?;
+    fixed_fleet_table(&traces[idle_burst], &seed_runs[idle_burst])?;
     Ok(())
+}
+
+/// The job-time seeds the verdicts are checked over.
+const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
+
+/// The latency target's run of each trace with each of [`SEEDS`]: `[trace][seed - 1]`.
+fn latency_seed_runs(
+    traces: &[Trace],
+) -> Result<Vec<Vec<SimulationReport>>, Box<dyn std::error::Error>> {
+    let mut runs = Vec::with_capacity(traces.len());
+    for trace in traces {
+        let mut by_seed = Vec::new();
+        for seed in SEEDS {
+            by_seed.push(simulation(latency_policy()).seed(seed).run(trace)?);
+        }
+        runs.push(by_seed);
+    }
+    Ok(runs)
 }
 
 /// The grid setting with stabilization window `window` that costs least on trace `index` and
@@ -370,9 +390,9 @@ fn same_rules_table(
 /// in service as a burst begins pays at the least on average over job times, whether 1.15 × the
 /// expected work is within its reach, and what the latency target pays against it on average over
 /// job-time seeds 1–5 (the bound holds on average, not run by run).
-fn burst_bound_verdicts(traces: &[Trace]) -> Result<(), Box<dyn std::error::Error>> {
+fn burst_bound_verdicts(traces: &[Trace], seed_runs: &[Vec<SimulationReport>]) {
     println!("\nAgainst the expected burst bound (policies that react to the queue: nothing in service as a burst begins, job times unknown until they end, no running job stopped; on average over job times; bursts follow 10 minutes without arrivals):\n");
-    for (name, trace) in TRACES.iter().zip(traces) {
+    for ((name, trace), runs) in TRACES.iter().zip(traces).zip(seed_runs) {
         let bound =
             simulation(latency_policy()).expected_burst_bound(trace, ACCEPTABLE_WAIT, BOOT * 10);
         let needs: Vec<String> = bound
@@ -380,15 +400,7 @@ fn burst_bound_verdicts(traces: &[Trace]) -> Result<(), Box<dyn std::error::Erro
             .iter()
             .map(|p| format!("{p:.1}"))
             .collect();
-        let mut costs = Vec::new();
-        for seed in 1..=5 {
-            costs.push(
-                simulation(latency_policy())
-                    .seed(seed)
-                    .run(trace)?
-                    .instance_seconds as f64,
-            );
-        }
+        let costs: Vec<f64> = runs.iter().map(|run| run.instance_seconds as f64).collect();
         let mean = costs.iter().sum::<f64>() / costs.len() as f64;
         let ratio = mean / bound.instance_seconds();
         println!(
@@ -404,13 +416,15 @@ fn burst_bound_verdicts(traces: &[Trace]) -> Result<(), Box<dyn std::error::Erro
             yes(ratio <= TARGET_RATIO),
         );
     }
-    Ok(())
 }
 
 /// The best fixed-fleet reaction to idle→burst's bursts (`best_fixed_fleet`): what a policy that
 /// reacts to the queue could pay at best, were it told each burst's size at its first message,
 /// against what the latency target pays, seeds 1–5.
-fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
+fn fixed_fleet_table(
+    trace: &Trace,
+    latency_runs: &[SimulationReport],
+) -> Result<(), Box<dyn std::error::Error>> {
     // A burst follows ten minutes without arrivals: there keeping an instance costs ten boots.
     let quiet_gap = BOOT * 10;
     println!(
@@ -418,10 +432,9 @@ fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("| seed | P | fixed fleet instance-min | its ratio to the lower bound | its p99 s | latency target instance-min | latency target / fixed fleet |");
     println!("|---|---|---|---|---|---|---|");
-    for seed in 1..=5 {
-        let simulation = simulation(latency_policy()).seed(seed);
-        let latency = simulation.run(trace)?;
-        let fleet = simulation
+    for (seed, latency) in SEEDS.zip(latency_runs) {
+        let fleet = simulation(latency_policy())
+            .seed(seed)
             .best_fixed_fleet(trace, ACCEPTABLE_WAIT, quiet_gap)
             .ok_or("no fixed fleet meets the SLO on idle-burst")?;
         println!(
@@ -440,9 +453,9 @@ fn fixed_fleet_table(trace: &Trace) -> Result<(), Box<dyn std::error::Error>> {
 /// The same runs with other job-time seeds: how much the verdicts owe to seed 1.
 fn seeds_table(
     traces: &[Trace],
+    seed_runs: &[Vec<SimulationReport>],
     single: Option<Setting>,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    const SEEDS: std::ops::RangeInclusive<u64> = 1..=5;
     println!(
         "\nJob-time seeds {}–{}: latency target ratio (min–max), ratio to the reactive bound (min–max), ratio to the offline bound with boot (min–max), p99 max, in how many seeds it uses fewer instance-minutes than the thresholds best for all traces, and in how many seeds that setting meets p99 ≤ L itself (the comparison is at equal SLO only in those)\n",
         SEEDS.start(),
@@ -450,20 +463,19 @@ fn seeds_table(
     );
     println!("| trace | ratio | ratio to reactive | ratio to offline bound with boot | p99 max s | cheaper than thresholds | thresholds p99 ≤ L |");
     println!("|---|---|---|---|---|---|---|");
-    for (name, trace) in TRACES.iter().zip(traces) {
+    for ((name, trace), latency_runs) in TRACES.iter().zip(traces).zip(seed_runs) {
         let mut ratios = Vec::new();
         let mut reactive = Vec::new();
         let mut offline = Vec::new();
         let mut p99 = Duration::ZERO;
         let mut cheaper = 0;
         let mut thresholds_met = 0;
-        for seed in SEEDS {
-            let latency = simulation(latency_policy()).seed(seed).run(trace)?;
+        for (seed, latency) in SEEDS.zip(latency_runs) {
             ratios.push(latency.cost_ratio());
-            reactive.push(latency.instance_minutes() / reactive_bound_minutes(&latency));
+            reactive.push(latency.instance_minutes() / reactive_bound_minutes(latency));
             let bound = offline_bound(trace, seed);
-            offline.push(offline_ratio(&latency, &bound));
-            if undercuts(&latency, &bound) {
+            offline.push(offline_ratio(latency, &bound));
+            if undercuts(latency, &bound) {
                 return Err(format!(
                     "{name}, seed {seed}: the latency target costs less than the offline bound"
                 )
